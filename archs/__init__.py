@@ -1,0 +1,16 @@
+"""archs: the architectures of the deep-learning literature as Flax Linen modules.
+
+Needs only jax, flax and numpy. Every model module in this package registers its variants
+on import; they are imported here so that `create_model` knows every name.
+"""
+import importlib
+import pkgutil
+
+from archs.registry import create_model, get_to_deploy, list_models, register_model, UnknownModelError
+
+# Every public module of the package is a model file (archs/layers holds the shared blocks).
+for _info in pkgutil.iter_modules(__path__):
+  if not _info.name.startswith("_") and _info.name not in ("registry", "layers"):
+    importlib.import_module(f"{__name__}.{_info.name}")
+
+__all__ = ["create_model", "get_to_deploy", "list_models", "register_model", "UnknownModelError"]
