@@ -63,5 +63,5 @@ class Progress:
     done = step - self.step0
     eta = (time.perf_counter() - self.t0) / done * (self.total - step) if done > 0 else 0.0
     eta = time.strftime("%H:%M:%S", time.gmtime(eta))
-    print(f"step {step}/{self.total} epoch {step // self.spe + 1}/{-(-self.total // self.spe)} "
+    print(f"step {step}/{self.total} epoch {(step - 1) // self.spe + 1}/{-(-self.total // self.spe)} "
           f"loss {loss:.4f} {images_per_sec:.0f} img/s ETA {eta}", file=sys.stderr, flush=True)

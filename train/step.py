@@ -15,8 +15,10 @@ from typing import Any
 import flax
 import jax
 import jax.numpy as jnp
+import numpy as np
 import optax
 from jax import lax
+from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
 from train import optim
 
@@ -91,6 +93,15 @@ def init_state(task, model, tx, example_batch, hparams, seed: int, ema: bool) ->
     return TrainState(step=jnp.zeros((), jnp.int32), params=params, model_state=variables,
                       opt_state=tx.init(params), ema_params=params if ema else None, rng=step_key)
   return init()
+
+
+def replicate(tree, devices=None):
+  """Places one copy of `tree` on every device as the pmap'd step returns it (NamedSharding, P()).
+
+  Without this, the first call (host/single-device input) and the second (replicated input) compile twice.
+  """
+  mesh = Mesh(np.array(devices if devices is not None else jax.devices()), (AXIS,))
+  return jax.device_put(tree, NamedSharding(mesh, PartitionSpec()))
 
 
 def abstract_state(task, model, tx, example_batch, hparams, seed: int, ema: bool):

@@ -96,6 +96,7 @@ def train_and_evaluate(config, workdir: str) -> dict:
     state = ckpts.restore(abstract)
   else:
     state = step_lib.init_state(task, model, tx, example, schedules.at(0), config.seed, config.ema_decay > 0)
+  state = step_lib.replicate(state, devices)
   step = int(state.step)
   logger = logs.Logger(workdir, step, enabled=is_main)
   progress = logs.Progress(total_steps, steps_per_epoch, enabled=is_main)
