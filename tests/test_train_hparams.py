@@ -1,0 +1,91 @@
+"""Scheduled hyperparameters change every epoch without recompiling the step; aux logits add to the loss."""
+import json
+import logging
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+import archs
+from train import defaults, tasks, trainer
+
+
+class TinyLambdaNet(nn.Module):
+  """act(x) = (1 - lam) relu(x) + lam x, lam = VanillaNet's act_lambda (a traced __call__ argument)."""
+  num_classes: int = 10
+  dtype: jnp.dtype = jnp.float32
+
+  @nn.compact
+  def __call__(self, x, train: bool = False, act_lambda=1.0):
+    h = nn.Dense(8)(x.reshape(x.shape[0], -1))
+    h = (1 - act_lambda) * nn.relu(h) + act_lambda * h
+    return nn.Dense(self.num_classes)(h)
+
+
+class TinyAuxNet(nn.Module):
+  """Sows two auxiliary logits in train mode, as GoogLeNet's auxiliary classifiers do."""
+  num_classes: int = 10
+  dtype: jnp.dtype = jnp.float32
+
+  @nn.compact
+  def __call__(self, x, train: bool = False):
+    h = x.reshape(x.shape[0], -1)
+    if train:
+      self.sow("aux_logits", "first", nn.Dense(self.num_classes, name="aux1")(h))
+      self.sow("aux_logits", "second", nn.Dense(self.num_classes, name="aux2")(h))
+    return nn.Dense(self.num_classes, name="head")(h)
+
+
+archs.register_model(TinyLambdaNet, name="_test_tiny_lambda")
+
+
+def _config(tmp_path):
+  c = defaults.base_config()
+  c.model, c.dataset, c.image_size = "_test_tiny_lambda", "synthetic", 8
+  c.synthetic_examples, c.batch_size, c.steps_per_call, c.num_epochs = 64, 16, 2, 3
+  c.num_devices, c.log_every_steps, c.checkpoint_every_steps = 2, 2, 0
+  c.hparams = {"act_lambda": {"kind": "deep_training", "decay_epochs": 3, "shape": "linear", "per_step": False}}
+  return c
+
+
+def test_changing_hparams_never_recompile(tmp_path, caplog):
+  config = _config(tmp_path)
+  with jax.log_compiles(True), caplog.at_level(logging.WARNING):
+    summary = trainer.train_and_evaluate(config, str(tmp_path / "run"))
+  compiles = [r.getMessage() for r in caplog.records if "Compiling" in r.getMessage()]
+  # pmap compiles `jit(_fun)`: the train step takes the batch as (devices, K, b, ...) = [2,2,8,8,8,1].
+  train_compiles = [m for m in compiles if "jit(_fun)" in m and "float32[2,2,8,8,8,1]" in m]
+  eval_compiles = [m for m in compiles if "jit(_fun)" in m and "float32[2,8,8,8,1]" in m]
+  assert summary["steps"] == 12 and summary["steps_per_call"] == 2
+  assert len(train_compiles) == 1, f"expected 1 compilation of the train step over 3 epochs, got {train_compiles}"
+  assert len(eval_compiles) == 1, f"expected 1 compilation of the eval step, got {eval_compiles}"
+  train_lines = [json.loads(l) for l in open(tmp_path / "run" / "metrics.jsonl") if '"train"' in l]
+  seen = sorted({round(l["act_lambda"], 4) for l in train_lines})
+  assert seen == [0.0, 0.3333, 0.6667], f"act_lambda per epoch should be 0, 1/3, 2/3; logged {seen}"
+
+
+def test_aux_logits_loss_is_weighted_ce():
+  model = TinyAuxNet()
+  rng = np.random.default_rng(0)
+  batch = {"image": rng.standard_normal((4, 4, 4, 1), np.float32), "label": np.array([0, 3, 9, 3], np.int32)}
+  variables = model.init(jax.random.PRNGKey(0), batch["image"], train=True)
+  variables = {"params": variables["params"]}
+  task = tasks.ClassificationTask(label_smoothing=0.0, aux_loss_weight=0.3)
+  loss, (metrics, _) = task.loss_fn(model, variables, batch, {}, True, {})
+
+  def ce(name):  # the dense reference: -log softmax at the label, averaged
+    p = variables["params"][name]
+    logits = batch["image"].reshape(4, -1) @ p["kernel"] + p["bias"]
+    return -np.mean(np.take_along_axis(jax.nn.log_softmax(logits), batch["label"][:, None], 1))
+  expected = ce("head") + 0.3 * (ce("aux1") + ce("aux2"))
+  np.testing.assert_allclose(loss, expected, rtol=1e-5, err_msg="loss = CE + 0.3 (CE aux1 + CE aux2)")
+  eval_loss = task.eval_metrics(model, variables, {**batch, "mask": np.ones(4)}, {})["loss"]
+  np.testing.assert_allclose(eval_loss[0] / eval_loss[1], ce("head"), rtol=1e-5, err_msg="eval: no aux loss")
+
+
+def test_label_smoothing():
+  logits = jnp.array([[2.0, 0.0, -1.0]])
+  got = tasks.cross_entropy(logits, jnp.array([0]), 0.1)
+  target = np.array([1 - 0.1 + 0.1 / 3, 0.1 / 3, 0.1 / 3])
+  np.testing.assert_allclose(got, [-(target * jax.nn.log_softmax(logits[0])).sum()], rtol=1e-6)

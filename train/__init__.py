@@ -1,0 +1,1 @@
+"""train: the pmap'd program that trains the models of `archs` (see BUILD.md, "The training program")."""

@@ -1,0 +1,207 @@
+"""Datasets and batches. A source is random access over example dicts (`len(src)`, `src[i]`).
+
+Built in:
+- `digits`: scikit-learn's 8x8 handwritten digits, embedded as train/data/digits.csv.gz (1797 images, 10 classes,
+  values 0..16; source: UCI Optical Recognition of Handwritten Digits, Alpaydin & Kaynak 1998, CC BY 4.0).
+  Fixed split: a permutation seeded with 0 gives the first 1437 to train, the last 360 to test (whatever the
+  run's seed). Resized once (bilinear) to image_size, scaled to [0, 1], normalized with the train mean/std.
+- `synthetic`: normal images and uniform labels, a pure function of the seed (benchmarks).
+- any TFDS name (`cifar10`, `mnist`, or `tfds:NAME`): `tfds.data_source` (array_record, decoded with Pillow,
+  no TensorFlow). Never downloads; an unprepared dataset is a UserError saying how to prepare it.
+
+Order: the train batch at (epoch, step) is a pure function of (seed, epoch, step): each epoch is a grain
+shuffle of this host's shard with a seed derived from (seed, epoch), and batch `step` is element `step` of the
+batched dataset. A resumed run therefore sees exactly the batches an unbroken run would. The incomplete last
+train batch is dropped; evaluation pads the last batch and masks the padding, so every example counts once.
+"""
+from __future__ import annotations
+
+import gzip
+import os
+
+import grain
+import jax
+import numpy as np
+
+from train import errors
+
+BUILTIN = ("digits", "synthetic")
+_DIGITS = os.path.join(os.path.dirname(__file__), "data", "digits.csv.gz")
+DIGITS_TRAIN = 1437
+
+
+class ArraySource:
+  """Random access over in-memory arrays that share their first axis."""
+
+  def __init__(self, arrays: dict[str, np.ndarray]):
+    self.arrays = arrays
+
+  def __len__(self):
+    return len(next(iter(self.arrays.values())))
+
+  def __getitem__(self, i):
+    return {k: v[i] for k, v in self.arrays.items()}
+
+
+def _resize(images: np.ndarray, size: int) -> np.ndarray:
+  n, _, _, c = images.shape
+  return np.asarray(jax.image.resize(images, (n, size, size, c), "bilinear"))
+
+
+def _channels(images: np.ndarray, channels: int, name: str) -> np.ndarray:
+  if images.shape[-1] == channels:
+    return images
+  if images.shape[-1] == 1:  # gray replicated for 3-channel models
+    return np.repeat(images, channels, axis=-1)
+  raise errors.UserError(f"dataset {name!r} has {images.shape[-1]} channels, cannot give image_channels={channels}; "
+                         f"accepted: {images.shape[-1]}")
+
+
+def load_digits(config):
+  """(train, test) ArraySources of digits at config.image_size x image_size x image_channels."""
+  with gzip.open(_DIGITS, "rt") as f:
+    table = np.loadtxt(f, delimiter=",", comments="#", dtype=np.float32)
+  images, labels = table[:, :64].reshape(-1, 8, 8, 1) / 16.0, table[:, 64].astype(np.int32)
+  order = np.random.default_rng(0).permutation(len(labels))
+  images, labels = images[order], labels[order]
+  images = _channels(_resize(images, config.image_size), config.image_channels, "digits")
+  mean, std = images[:DIGITS_TRAIN].mean(), images[:DIGITS_TRAIN].std()
+  images = ((images - mean) / std).astype(np.float32)
+  split = lambda s: ArraySource({"image": images[s], "label": labels[s]})
+  return split(slice(0, DIGITS_TRAIN)), split(slice(DIGITS_TRAIN, None)), {"num_classes": 10}
+
+
+def load_synthetic(config):
+  num_classes = config.num_classes or 10
+  shape = (config.image_size, config.image_size, config.image_channels)
+
+  def make(n, seed):
+    rng = np.random.default_rng([config.seed, seed])
+    return ArraySource({"image": rng.standard_normal((n, *shape), np.float32),
+                        "label": rng.integers(0, num_classes, n).astype(np.int32)})
+  return make(config.synthetic_examples, 0), make(max(config.batch_size, 256), 1), {"num_classes": num_classes}
+
+
+def _tfds_source(name, split, data_dir):
+  import tensorflow_datasets as tfds  # heavy import, only when a TFDS dataset is used
+  try:
+    return tfds.data_source(name, split=split, data_dir=data_dir or None, download=False)
+  except tfds.core.registered.DatasetNotFoundError:
+    raise errors.UserError(f"unknown dataset {name!r}; accepted: {', '.join(BUILTIN)} or a TFDS dataset name") from None
+  except (NotImplementedError, FileNotFoundError, AssertionError, ValueError) as e:
+    where = f" --data_dir {data_dir}" if data_dir else ""
+    raise errors.UserError(
+        f"TFDS dataset {name!r} split {split!r} is not prepared in {data_dir or 'the TFDS default data_dir'} "
+        f"({type(e).__name__}); prepare it once with: pip install tensorflow-cpu && "
+        f"tfds build {name}{where} --file_format array_record") from None
+
+
+class TfdsImages:
+  """A TFDS image source as float images of config.image_size; keeps (image, label)."""
+
+  def __init__(self, src, config, name):
+    self.src, self.size, self.channels, self.name = src, config.image_size, config.image_channels, name
+
+  def __len__(self):
+    return len(self.src)
+
+  def __getitem__(self, i):
+    ex = self.src[i]
+    image = np.asarray(ex["image"])
+    if image.shape[:2] != (self.size, self.size):
+      from PIL import Image
+      squeeze = image.shape[-1] == 1
+      pil = Image.fromarray(image[..., 0] if squeeze else image).resize((self.size, self.size), Image.BILINEAR)
+      image = np.asarray(pil).reshape(self.size, self.size, -1)
+    image = _channels(image[None], self.channels, self.name)[0]
+    image = (image.astype(np.float32) / 255.0 - 0.5) / 0.25  # roughly zero-mean, unit-variance pixels
+    return {"image": image, "label": np.int32(ex["label"])}
+
+
+def load_tfds(config):
+  name = config.dataset.removeprefix("tfds:")
+  train = _tfds_source(name, "train", config.data_dir)
+  test = _tfds_source(name, "test", config.data_dir)
+  import tensorflow_datasets as tfds
+  num_classes = config.num_classes or tfds.builder(name, data_dir=config.data_dir or None).info.features[
+      "label"].num_classes
+  return TfdsImages(train, config, name), TfdsImages(test, config, name), {"num_classes": num_classes}
+
+
+def image_classification(config, process_index: int = 0, process_count: int = 1):
+  """(train, eval, info) sources of {'image', 'label'} for this host (a strided shard in multi-host runs)."""
+  loader = {"digits": load_digits, "synthetic": load_synthetic}.get(config.dataset, load_tfds)
+  train, test, info = loader(config)
+  if process_count > 1:
+    train, test = Shard(train, process_index, process_count), Shard(test, process_index, process_count)
+  return train, test, info
+
+
+class Shard:
+  """Examples process_index, process_index + process_count, ... of a source."""
+
+  def __init__(self, src, index, count):
+    self.src, self.index, self.count = src, index, count
+
+  def __len__(self):
+    return (len(self.src) - self.index + self.count - 1) // self.count
+
+  def __getitem__(self, i):
+    return self.src[self.index + i * self.count]
+
+
+# ---------------------------------------------------------------- augmentation
+def crop_flip(example, rng: np.random.Generator, pad: int = 4):
+  """Random crop of the zero-padded image and a random horizontal flip (ResNet CIFAR recipe)."""
+  image = example["image"]
+  h, w = image.shape[:2]
+  padded = np.pad(image, ((pad, pad), (pad, pad), (0, 0)))
+  y, x = rng.integers(0, 2 * pad + 1, size=2)
+  image = padded[y:y + h, x:x + w]
+  if rng.random() < 0.5:
+    image = image[:, ::-1]
+  return {**example, "image": np.ascontiguousarray(image)}
+
+
+# ---------------------------------------------------------------- batches
+def epoch_seed(seed: int, epoch: int) -> int:
+  return int(np.random.SeedSequence([seed, epoch]).generate_state(1)[0])
+
+
+def train_epoch(source, seed: int, epoch: int, local_batch: int, augment: bool):
+  """This host's batches of one epoch as a grain MapDataset: ds[step] is the batch at (seed, epoch, step)."""
+  ds = grain.MapDataset.source(source)
+  if augment:  # deterministic from (seed, epoch, example index)
+    ds = ds.map_with_index(lambda i, ex: crop_flip(ex, np.random.default_rng([seed, epoch, i])))
+  return ds.shuffle(seed=epoch_seed(seed, epoch)).batch(local_batch, drop_remainder=True)
+
+
+def steps_per_epoch(source, local_batch: int) -> int:
+  return len(source) // local_batch
+
+
+def device_batches(ds, start: int, k: int, num_devices: int):
+  """Batches start..start+k-1 of `ds` as arrays of shape (devices, k, per_device_batch, ...)."""
+  batches = [ds[start + i] for i in range(k)]
+  return jax.tree.map(
+      lambda *xs: np.stack(xs).reshape(k, num_devices, -1, *xs[0].shape[1:]).swapaxes(0, 1), *batches)
+
+
+def eval_batches(source, local_batch: int, num_batches: int, num_devices: int):
+  """Yields (devices, per_device_batch, ...) batches with 'mask'; the last is padded with mask 0."""
+  ds = grain.MapDataset.source(source).batch(local_batch, drop_remainder=False)
+  for b in range(num_batches):
+    if b < len(ds):
+      batch = ds[b]
+      n = len(jax.tree.leaves(batch)[0])
+    else:  # this host ran out (uneven shards): an all-padding batch keeps the collectives in step
+      batch, n = jax.tree.map(lambda x: np.zeros_like(x[:1]), ds[0]), 0
+    pad = lambda x: np.concatenate([x, np.zeros((local_batch - len(x), *x.shape[1:]), x.dtype)])
+    batch = jax.tree.map(pad, batch)
+    batch["mask"] = (np.arange(local_batch) < n).astype(np.float32)
+    yield jax.tree.map(lambda x: x.reshape(num_devices, -1, *x.shape[1:]), batch)
+
+
+def num_eval_batches(total_examples: int, process_count: int, local_batch: int) -> int:
+  largest_shard = -(-total_examples // process_count)
+  return -(-largest_shard // local_batch)

@@ -1,0 +1,70 @@
+"""Every setting of the training program, with its default. Configs start from `base_config()`.
+
+The returned ConfigDict is locked: a key that is not here is an error (a typo never goes unnoticed).
+`model_kwargs` and `hparams` hold model-specific entries; a config declares the ones it uses.
+"""
+from __future__ import annotations
+
+import ml_collections
+
+from train import errors
+
+
+def base_config() -> ml_collections.ConfigDict:
+  c = ml_collections.ConfigDict()
+  # Model and task.
+  c.model = "lenet5"
+  c.model_kwargs = ml_collections.ConfigDict()  # overrides for archs.create_model (drop_path_rate, ...)
+  c.task = "classification"
+  c.dtype = "float32"                            # compute dtype; parameters stay float32
+  c.aux_loss_weight = 0.3                        # weight of each sown 'aux_logits' loss (GoogLeNet)
+  c.label_smoothing = 0.0
+  # Data.
+  c.dataset = "digits"                           # digits | synthetic | tfds:<name> (e.g. tfds:cifar10)
+  c.data_dir = ""                                # TFDS data_dir ('' = TFDS default)
+  c.image_size = 32
+  c.image_channels = 1                           # 1, or 3 (replicated gray for digits/mnist)
+  c.num_classes = 0                              # 0 = from the dataset
+  c.augment = False                              # random crop (pad 4) + horizontal flip
+  c.synthetic_examples = 1024                    # size of the synthetic train set
+  # Schedule of the run.
+  c.num_epochs = 10
+  c.batch_size = 128                             # GLOBAL batch (all devices of all hosts)
+  c.eval_batch_size = 0                          # 0 = batch_size
+  c.seed = 0
+  c.steps_per_call = 8                           # K steps per device call (lax.scan); a divisor of steps/epoch
+  c.num_devices = 0                              # 0 = all local devices
+  c.distributed = False                          # call jax.distributed.initialize() (also if JAX_COORDINATOR_ADDRESS)
+  # Optimizer.
+  c.optimizer = ml_collections.ConfigDict(dict(
+      name="momentum", momentum=0.9, b1=0.9, b2=0.999, eps=1e-8, decay=0.9, initial_accumulator_value=0.1))
+  c.learning_rate = 0.1
+  c.schedule = ml_collections.ConfigDict(dict(
+      name="cosine", warmup_epochs=0.0, min_lr=0.0, boundaries_epochs=(30, 60, 80), decay_factor=0.1))
+  c.weight_decay = 0.0                           # skips params with ndim <= 1 (biases, norm scales)
+  c.grad_clip_norm = 0.0                         # 0 = off
+  c.ema_decay = 0.0                              # 0 = off; evaluation uses the EMA parameters when on
+  # Scheduled hyperparameters, passed to the model's __call__ as keyword arguments (train/hparams.py), e.g.
+  # {'act_lambda': {'kind': 'deep_training', 'decay_epochs': 100, 'shape': 'linear', 'per_step': False}}.
+  c.hparams = ml_collections.ConfigDict()
+  # Logs and checkpoints.
+  c.log_every_steps = 50
+  c.checkpoint_every_steps = 500
+  c.keep_checkpoints = 2
+  c.export_deploy = False                        # save + evaluate archs' deploy form at the end (VanillaNet)
+  return c
+
+
+def locked(c: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
+  c.lock()
+  return c
+
+
+def check_keys(config, reference=None, path="") -> None:
+  """Every key of `config` exists in the base config (the contents of model_kwargs and hparams are free)."""
+  reference = base_config() if reference is None else reference
+  for key in config.keys():
+    if key not in reference:
+      raise errors.unknown("config key", f"{path}{key}", [f"{path}{k}" for k in reference.keys()])
+    if isinstance(reference[key], ml_collections.ConfigDict) and f"{path}{key}" not in ("model_kwargs", "hparams"):
+      check_keys(config[key], reference[key], f"{path}{key}.")

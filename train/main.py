@@ -1,0 +1,64 @@
+"""python -m train.main --config configs/lenet5.py --workdir DIR [--config.key=value ...]
+
+Flags, then one call to `train.trainer.train_and_evaluate`. A user error (bad setting or input) prints one
+line on stderr and exits with status 2; a bug keeps its traceback.
+"""
+from __future__ import annotations
+
+import sys
+
+from absl import flags
+from ml_collections import config_flags
+
+from train import errors
+
+_CONFIG = config_flags.DEFINE_config_file("config", None, "Config file, e.g. configs/lenet5.py[:arg].",
+                                          lock_config=True)
+_WORKDIR = flags.DEFINE_string("workdir", None, "Directory for checkpoints, logs and summary.json.")
+
+
+def _unknown_override(argv) -> errors.UserError | None:
+  """The first --config.a.b override whose key the base config lacks, as a UserError."""
+  from train import defaults
+  base = defaults.base_config()
+  for arg in argv[1:]:
+    if not arg.startswith("--config."):
+      continue
+    node, path = base, ""
+    for key in arg[len("--config."):].split("=", 1)[0].split("."):
+      if path.rstrip(".") in ("model_kwargs", "hparams") or not hasattr(node, "keys"):
+        break
+      if key not in node:
+        return errors.unknown("config key", f"{path}{key}", [f"{path}{k}" for k in node.keys()])
+      node, path = node[key], f"{path}{key}."
+  return None
+
+
+def parse(argv):
+  try:
+    flags.FLAGS(argv)
+    if _WORKDIR.value is None:
+      raise errors.UserError("--workdir is required; accepted: a directory path")
+    return _CONFIG.value, _WORKDIR.value
+  except (flags.Error, AttributeError, KeyError, TypeError, ValueError, OSError) as e:
+    if isinstance(e, errors.UserError):
+      raise
+    raise _unknown_override(argv) or errors.UserError(
+        f"bad flags: {' '.join(str(e).split())}; accepted: --config FILE.py[:arg] --workdir DIR "
+        f"--config.KEY=VALUE") from None
+
+
+def main(argv=None) -> int:
+  argv = sys.argv if argv is None else argv
+  try:
+    config, workdir = parse(argv)
+    from train import trainer  # after flags: jax starts here
+    trainer.train_and_evaluate(config, workdir)
+  except errors.UserError as e:
+    print(f"error: {e}", file=sys.stderr)
+    return errors.EXIT_USER_ERROR
+  return 0
+
+
+if __name__ == "__main__":
+  sys.exit(main())

@@ -1,0 +1,63 @@
+"""Optimizers, learning-rate schedules and the weight-decay mask, all chosen by name from the config."""
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import optax
+
+from train import errors
+
+SCHEDULES = ("constant", "step", "cosine", "warmup_cosine")
+OPTIMIZERS = ("sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam", "adamw", "lamb")
+
+
+def decay_mask(params):
+  """True where weight decay applies: kernels and embeddings; never biases or norm scales (ndim <= 1)."""
+  return jax.tree.map(lambda p: p.ndim > 1, params)
+
+
+def learning_rate_schedule(config, steps_per_epoch: int) -> optax.Schedule:
+  """lr(step) for `config.schedule.name`; epochs in the config are converted to steps here."""
+  s, base = config.schedule, config.learning_rate
+  errors.check_name("schedule", s.name, SCHEDULES)
+  total = max(1, config.num_epochs * steps_per_epoch)
+  if s.name == "constant":
+    return optax.constant_schedule(base)
+  if s.name == "step":  # multiply by decay_factor at each boundary (torchvision's StepLR/MultiStepLR)
+    return optax.piecewise_constant_schedule(
+        base, {int(round(e * steps_per_epoch)): s.decay_factor for e in s.boundaries_epochs})
+  if s.name == "cosine":  # alpha is the final fraction: ends at min_lr
+    return optax.cosine_decay_schedule(base, total, alpha=s.min_lr / base if base else 0.0)
+  warmup = int(round(s.warmup_epochs * steps_per_epoch))
+  return optax.warmup_cosine_decay_schedule(0.0, base, warmup, max(total, warmup + 1), end_value=s.min_lr)
+
+
+def make_optimizer(config, steps_per_epoch: int) -> tuple[optax.GradientTransformation, optax.Schedule]:
+  """The optax chain: clip by global norm -> (masked) weight decay -> the optimizer at lr(step)."""
+  o, wd = config.optimizer, config.weight_decay
+  errors.check_name("optimizer", o.name, OPTIMIZERS)
+  lr = learning_rate_schedule(config, steps_per_epoch)
+  chain = []
+  if config.grad_clip_norm > 0:
+    chain.append(optax.clip_by_global_norm(config.grad_clip_norm))
+  if o.name == "adamw":  # decoupled decay (Loshchilov & Hutter), scaled by lr inside optax
+    chain.append(optax.adamw(lr, b1=o.b1, b2=o.b2, eps=o.eps, weight_decay=wd, mask=decay_mask))
+  elif o.name == "lamb":
+    chain.append(optax.lamb(lr, b1=o.b1, b2=o.b2, eps=o.eps, weight_decay=wd, mask=decay_mask))
+  else:
+    # L2 added to the gradient before the update, as torch.optim.SGD(weight_decay=...) does.
+    if wd > 0:
+      chain.append(optax.add_decayed_weights(wd, mask=decay_mask))
+    chain.append({
+        "sgd": lambda: optax.sgd(lr),
+        "momentum": lambda: optax.sgd(lr, momentum=o.momentum),
+        "nesterov": lambda: optax.sgd(lr, momentum=o.momentum, nesterov=True),
+        "adagrad": lambda: optax.adagrad(lr, initial_accumulator_value=o.initial_accumulator_value, eps=o.eps),
+        "rmsprop": lambda: optax.rmsprop(lr, decay=o.decay, eps=o.eps, momentum=o.momentum or None),
+        "adam": lambda: optax.adam(lr, b1=o.b1, b2=o.b2, eps=o.eps),
+    }[o.name]())
+  return optax.chain(*chain), lr
+
+
+def ema_update(ema, params, decay):
+  return jax.tree.map(lambda e, p: decay * e + (1.0 - decay) * p.astype(jnp.float32), ema, params)

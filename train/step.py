@@ -1,0 +1,109 @@
+"""The train state and the pmap'd steps, the same for every model and task.
+
+One replicated copy of the state goes in with in_axes=None and comes out with out_axes=None (no
+replicate/unreplicate; the checkpoint holds one copy). Batches are (devices, K, per_device_batch, ...): inside,
+`lax.scan` runs K train steps with the scheduled hyperparameters (arrays of shape (K,)) as scanned values.
+Gradients, BatchNorm statistics and metrics are averaged/summed over the "batch" axis, so every device applies
+the same update: 1 device == N devices for the same global batch, up to float rounding. BatchNorm normalizes
+with per-device batch statistics in the forward pass (Flax ImageNet / PyTorch DDP semantics, not SyncBN) and
+the running averages are pmean'd.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import flax
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+from jax import lax
+from jax.sharding import Mesh, NamedSharding, PartitionSpec
+
+from train import optim
+
+AXIS = "batch"
+
+
+@flax.struct.dataclass
+class TrainState:
+  step: jax.Array         # int32 scalar: train steps done
+  params: Any
+  model_state: Any        # mutable collections other than params (batch_stats), {} if none
+  opt_state: Any
+  ema_params: Any         # exponential moving average of params, or None
+  rng: jax.Array          # base key; step and device keys are folded in
+
+  def eval_variables(self):
+    """Variables for evaluation: EMA parameters when the run keeps them."""
+    params = self.ema_params if self.ema_params is not None else self.params
+    return {"params": params, **self.model_state}
+
+
+def make_train_step(task, model, tx: optax.GradientTransformation, ema_decay: float = 0.0, devices=None):
+  """pmap'd `(state, batches, hparams) -> (state, metrics)`; metrics are {name: (sum, count)} of shape (K,)."""
+
+  def train_step(state: TrainState, xs):
+    batch, hparams = xs
+    # A pure function of (seed, step, device): a resumed run draws the same dropout masks.
+    rng = jax.random.fold_in(jax.random.fold_in(state.rng, state.step), lax.axis_index(AXIS))
+
+    def loss_fn(params):
+      variables = {"params": params, **state.model_state}
+      return task.loss_fn(model, variables, batch, {"dropout": rng}, True, hparams)
+
+    (_, (metrics, new_model_state)), grads = jax.value_and_grad(loss_fn, has_aux=True)(state.params)
+    grads = lax.pmean(grads, AXIS)
+    new_model_state = lax.pmean(new_model_state, AXIS)
+    updates, opt_state = tx.update(grads, state.opt_state, state.params)
+    params = optax.apply_updates(state.params, updates)
+    ema = state.ema_params
+    if ema is not None:
+      ema = optim.ema_update(ema, params, ema_decay)
+    new_state = state.replace(step=state.step + 1, params=params, model_state=new_model_state,
+                              opt_state=opt_state, ema_params=ema)
+    return new_state, lax.psum(metrics, AXIS)
+
+  def multi_step(state, batches, hparams):
+    return lax.scan(train_step, state, (batches, hparams))
+
+  return jax.pmap(multi_step, axis_name=AXIS, in_axes=(None, 0, None), out_axes=(None, 0),
+                  donate_argnums=0, devices=devices)
+
+
+def make_eval_step(task, model, devices=None):
+  """pmap'd `(variables, batch, hparams) -> metrics` summed over devices (padding has mask 0)."""
+
+  def eval_step(variables, batch, hparams):
+    return lax.psum(task.eval_metrics(model, variables, batch, hparams), AXIS)
+
+  return jax.pmap(eval_step, axis_name=AXIS, in_axes=(None, 0, None), out_axes=None, devices=devices)
+
+
+def init_state(task, model, tx, example_batch, hparams, seed: int, ema: bool) -> TrainState:
+  """Initial state on the host; `example_batch` holds one example (shapes only matter)."""
+  params_key, dropout_key, step_key = jax.random.split(jax.random.PRNGKey(seed), 3)
+
+  @jax.jit
+  def init():
+    variables = model.init({"params": params_key, "dropout": dropout_key}, *task.init_inputs(example_batch),
+                           train=True, **hparams)  # train=True creates train-only heads (aux classifiers)
+    variables = {k: v for k, v in variables.items() if k not in ("aux_logits", "intermediates")}
+    params = variables.pop("params")
+    return TrainState(step=jnp.zeros((), jnp.int32), params=params, model_state=variables,
+                      opt_state=tx.init(params), ema_params=params if ema else None, rng=step_key)
+  return init()
+
+
+def replicate(tree, devices=None):
+  """Places one copy of `tree` on every device as the pmap'd step returns it (NamedSharding, P()).
+
+  Without this, the first call (host/single-device input) and the second (replicated input) compile twice.
+  """
+  mesh = Mesh(np.array(devices if devices is not None else jax.devices()), (AXIS,))
+  return jax.device_put(tree, NamedSharding(mesh, PartitionSpec()))
+
+
+def abstract_state(task, model, tx, example_batch, hparams, seed: int, ema: bool):
+  """Shapes and dtypes of the state, without allocating (jax.eval_shape)."""
+  return jax.eval_shape(lambda: init_state(task, model, tx, example_batch, hparams, seed, ema))

@@ -1,0 +1,188 @@
+"""The training loop: `train_and_evaluate(config, workdir) -> summary dict` (also callable from a notebook)."""
+from __future__ import annotations
+
+import json
+import os
+import time
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+import archs
+from train import checkpoint, data, defaults, errors, hparams, logs, optim, step as step_lib, tasks
+
+DTYPES = {"float32": jnp.float32, "bfloat16": jnp.bfloat16}
+
+
+def largest_divisor_at_most(n: int, k: int) -> int:
+  """K steps per call must divide the steps of an epoch: one compiled program, calls end at epoch ends."""
+  return max(d for d in range(1, max(1, min(n, k)) + 1) if n % d == 0)
+
+
+def _crossed(step: int, k: int, every: int) -> bool:
+  return every > 0 and step // every > (step - k) // every
+
+
+def _add(a, b):
+  return b if a is None else jax.tree.map(jnp.add, a, b)
+
+
+def train_and_evaluate(config, workdir: str) -> dict:
+  t_start = time.perf_counter()
+  # ---------------------------------------------------------------- config
+  defaults.check_keys(config)
+  errors.check_name("model", config.model, archs.list_models())
+  errors.check_name("dtype", config.dtype, DTYPES)
+  errors.check_name("optimizer", config.optimizer.name, optim.OPTIMIZERS)
+  errors.check_name("schedule", config.schedule.name, optim.SCHEDULES)
+  to_deploy = archs.get_to_deploy(config.model) if config.export_deploy else None
+  if config.export_deploy and to_deploy is None:
+    deployable = [m for m in archs.list_models() if archs.get_to_deploy(m)]
+    raise errors.UserError(f"export_deploy: model {config.model!r} has no deploy form; accepted: "
+                           f"{', '.join(deployable) or 'none registered'}")
+
+  # ---------------------------------------------------------------- devices
+  if config.distributed or os.environ.get("JAX_COORDINATOR_ADDRESS"):
+    jax.distributed.initialize()
+  process_index, process_count = jax.process_index(), jax.process_count()
+  local = jax.local_devices()
+  if config.num_devices and not 0 < config.num_devices <= len(local):
+    raise errors.UserError(f"num_devices={config.num_devices}; accepted: 0 (all) or 1..{len(local)}")
+  devices = local[:config.num_devices] if config.num_devices else None
+  num_devices = config.num_devices or len(local)
+  for name in ("batch_size", "eval_batch_size"):
+    size = config[name] or config.batch_size
+    if size % (num_devices * process_count):
+      raise errors.UserError(f"{name}={size} is not divisible by {num_devices * process_count} devices "
+                             f"({process_count} processes); accepted: multiples of {num_devices * process_count}")
+  local_batch = config.batch_size // process_count
+  local_eval_batch = (config.eval_batch_size or config.batch_size) // process_count
+  is_main = process_index == 0
+
+  # ---------------------------------------------------------------- input
+  task = tasks.create_task(config)
+  train_source, eval_source, info = task.datasets(config, process_index, process_count)
+  steps_per_epoch = data.steps_per_epoch(train_source, local_batch)
+  if steps_per_epoch == 0:
+    raise errors.UserError(f"batch_size={config.batch_size} is larger than the {len(train_source)} training "
+                           f"examples of this host; accepted: at most {len(train_source) * process_count}")
+  k = largest_divisor_at_most(steps_per_epoch, config.steps_per_call)
+  total_steps = config.num_epochs * steps_per_epoch
+  num_eval = data.num_eval_batches(len(eval_source) * process_count, process_count, local_eval_batch)
+
+  # ---------------------------------------------------------------- model, optimizer, scheduled hyperparameters
+  model_kwargs = {**task.model_overrides(config, info), **dict(config.model_kwargs), "dtype": DTYPES[config.dtype]}
+  try:
+    model = archs.create_model(config.model, **model_kwargs)
+  except archs.UnknownModelError as e:
+    raise errors.UserError(str(e)) from None
+  tx, lr_schedule = optim.make_optimizer(config, steps_per_epoch)
+  schedules = hparams.HParams(config.hparams, steps_per_epoch)
+
+  # ---------------------------------------------------------------- shapes before allocating
+  example = jax.tree.map(lambda x: np.asarray(x)[None], train_source[0])
+  try:
+    abstract = step_lib.abstract_state(task, model, tx, example, schedules.at(0), config.seed, config.ema_decay > 0)
+  except (ValueError, TypeError) as e:
+    shapes = {k_: tuple(np.shape(v)) for k_, v in example.items()}
+    raise errors.UserError(f"model {config.model!r} cannot take input {shapes}: "
+                           f"{str(e).strip().splitlines()[0]}") from None
+  num_params = sum(int(np.prod(x.shape)) for x in jax.tree.leaves(abstract.params))
+
+  # ---------------------------------------------------------------- state: restore or initialize
+  ckpts = checkpoint.Checkpoints(workdir, config.keep_checkpoints)
+  if ckpts.latest_step() is not None:
+    state = ckpts.restore(abstract)
+  else:
+    state = step_lib.init_state(task, model, tx, example, schedules.at(0), config.seed, config.ema_decay > 0)
+  state = step_lib.replicate(state, devices)
+  step = int(state.step)
+  logger = logs.Logger(workdir, step, enabled=is_main)
+  progress = logs.Progress(total_steps, steps_per_epoch, enabled=is_main)
+
+  # ---------------------------------------------------------------- compiled steps
+  p_train = step_lib.make_train_step(task, model, tx, config.ema_decay, devices)
+  p_eval = step_lib.make_eval_step(task, model, devices)
+
+  def evaluate(p_eval_fn, variables, at_step):
+    sums = None
+    for batch in data.eval_batches(eval_source, local_eval_batch, num_eval, num_devices):
+      sums = _add(sums, p_eval_fn(variables, batch, schedules.at(at_step)))
+    return task.summarize(jax.device_get(sums))
+
+  # ---------------------------------------------------------------- loop
+  pending, eval_results = [], None
+  timer_start, images, paused = None, 0, 0.0
+  epoch_ds, epoch_of_ds = None, None
+  progress.start(step)
+  while step < total_steps:
+    epoch, step_in_epoch = divmod(step, steps_per_epoch)
+    if epoch_of_ds != epoch:
+      epoch_ds, epoch_of_ds = data.train_epoch(train_source, config.seed, epoch, local_batch, config.augment), epoch
+    batches = data.device_batches(epoch_ds, step_in_epoch, k, num_devices)
+    state, metrics = p_train(state, batches, schedules.values(step, k))
+    pending.append((step, metrics))
+    step += k
+    if timer_start is None:  # the first call compiles: throughput counts from its end
+      jax.block_until_ready(metrics)
+      timer_start = time.perf_counter()
+    else:
+      images += k * config.batch_size
+    epoch_end = step % steps_per_epoch == 0
+    save_now = _crossed(step, k, config.checkpoint_every_steps) or step == total_steps
+    if _crossed(step, k, config.log_every_steps) or epoch_end or save_now:
+      t0 = time.perf_counter()
+      train_metrics = _flush(task, pending)  # raises DivergedError before anything is saved
+      pending = []
+      seconds = t0 - timer_start - paused
+      rate = images / seconds if seconds > 0 and images else 0.0
+      progress.update(step, train_metrics["loss"], rate)
+      logger.write("train", step, {**train_metrics, "learning_rate": float(lr_schedule(step - 1)),
+                                   "images_per_sec": rate, **_floats(schedules.at(step - 1))})
+      if epoch_end:
+        eval_results = evaluate(p_eval, state.eval_variables(), step)
+        logger.write("eval", step, {**eval_results, "epoch": step // steps_per_epoch})
+      if save_now or epoch_end and config.checkpoint_every_steps <= 0:
+        ckpts.save(state)
+      paused += time.perf_counter() - t0
+  train_seconds = (time.perf_counter() - timer_start - paused) if timer_start else 0.0
+  if eval_results is None:  # restored a finished run
+    eval_results = evaluate(p_eval, state.eval_variables(), step)
+
+  # ---------------------------------------------------------------- summary and deploy export
+  summary = {**{f"eval_{n}": v for n, v in eval_results.items()}, "steps": step,
+             "epochs": step / steps_per_epoch, "train_images_per_sec": images / train_seconds if images else 0.0,
+             "model": config.model, "dataset": config.dataset, "num_params": num_params,
+             "num_devices": num_devices * process_count, "steps_per_call": k}
+  if to_deploy is not None:
+    deploy_model = archs.create_model(config.model, deploy=True, **model_kwargs)
+    deploy_vars = to_deploy(jax.device_get(state.eval_variables()))
+    deploy_results = evaluate(step_lib.make_eval_step(task, deploy_model, devices), deploy_vars, step)
+    summary.update({f"deploy_eval_{n}": v for n, v in deploy_results.items()})
+    checkpoint.save_variables(os.path.join(workdir, "deploy"), deploy_vars)
+  summary["wall_seconds"] = time.perf_counter() - t_start
+  ckpts.close()
+  if is_main:
+    logger.write("summary", step, summary)
+    with open(os.path.join(workdir, "summary.json"), "w") as f:
+      json.dump(summary, f, indent=2)
+  logger.close()
+  return summary
+
+
+def _floats(tree) -> dict:
+  return {k: float(v) for k, v in tree.items()}
+
+
+def _flush(task, pending) -> dict:
+  """Fetches the metrics of the pending calls (one device->host copy), checks the loss, sums and summarizes."""
+  fetched = jax.device_get([m for _, m in pending])
+  for (first_step, _), metrics in zip(pending, fetched):
+    loss_sums = np.asarray(metrics["loss"][0])[0]  # device 0: the values are psum'd, identical everywhere
+    bad = np.flatnonzero(~np.isfinite(loss_sums))
+    if bad.size:
+      raise errors.DivergedError(f"non-finite loss {loss_sums[bad[0]]} at step {first_step + int(bad[0]) + 1}; "
+                                 f"stopped without saving, the last good checkpoint is kept")
+  sums = jax.tree.map(lambda *xs: sum(np.asarray(x)[0].sum() for x in xs), *fetched)
+  return task.summarize(sums)
