@@ -162,8 +162,8 @@ class ResNet(nn.Module):
   stem_width: int = 64
   stem_pool: str = "max"  # 'conv': ResNet-RS replaces the max pool by a 3x3/2 conv + BN + act
   avg_down: bool = False  # ResNet-D: AvgPool(2) then 1x1 conv on the downsampling shortcut
-  attention: ModuleDef | None = None  # per block, on the residual before the sum (SE)
-  stage_attention: ModuleDef | None = None  # after every stage but the last (BAM), called as (x, train)
+  attention: ModuleDef | None = None  # per block, on the residual before the sum (SE); takes a dtype field
+  stage_attention: ModuleDef | None = None  # after every stage but the last (BAM); dtype field, (x, train) call
   blur_filter_size: int | None = None  # anti-aliased (Zhang 2019): BlurPool of this size at every downsampling
   drop_path_rate: float = 0.0
   stochastic_depth: str = "drop_path"  # 'drop_path': linspace(0, rate); 'huang': (l / L) * rate, rate = 1 - p_L
@@ -177,6 +177,7 @@ class ResNet(nn.Module):
     norm = functools.partial(nn.BatchNorm, use_running_average=not train, momentum=0.9, epsilon=1e-5,
                              dtype=self.dtype)
     blur = functools.partial(BlurPool, self.blur_filter_size) if self.blur_filter_size else None
+    attention = functools.partial(self.attention, dtype=self.dtype) if self.attention else None
     x = self._stem(x, conv, norm, blur)
 
     num_blocks = sum(self.stage_sizes)
@@ -189,11 +190,11 @@ class ResNet(nn.Module):
       for j in range(depth):
         x = self.block(
             filters=64 * 2**i, strides=2 if i > 0 and j == 0 else 1, conv=conv, norm=norm, act=self.act,
-            groups=self.groups, base_width=self.width, attention=self.attention, blur=blur, avg_down=self.avg_down,
+            groups=self.groups, base_width=self.width, attention=attention, blur=blur, avg_down=self.avg_down,
             drop_path=STOCHASTIC_DEPTH[self.stochastic_depth], drop_path_rate=rates.pop(0),
             zero_init_last=self.zero_init_last, name=f"layer{i + 1}_{j}")(x, train)
       if self.stage_attention is not None and i < len(self.stage_sizes) - 1:
-        x = self.stage_attention(name=f"stage_attention{i + 1}")(x, train)
+        x = self.stage_attention(dtype=self.dtype, name=f"stage_attention{i + 1}")(x, train)
       stages.append(x)
 
     pre_logits = jnp.mean(x, axis=(1, 2))
