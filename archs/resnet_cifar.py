@@ -1,0 +1,88 @@
+"""CIFAR ResNet (He et al. 2015 section 4.2) with stochastic depth (Huang et al. 2016).
+
+As yueatsprograms/Stochastic_Depth: 6n + 2 layers, widths 16, 32, 64; convs WITH bias, each followed by BN;
+option-A shortcuts (subsample by 2, zero-pad the new channels: no parameters); block output
+ReLU(x + gate * f(x)), the gate drawn once per mini-batch with death rate (l / L) * (1 - p_L), p_L = 0.5;
+at test f(x) is scaled by its survival probability. ResNet-110 has 1,732,010 params.
+`stochastic_depth='drop_path'` swaps in the per-sample rescaled DropPath (rates linspace(0, drop_path_rate)).
+"""
+from __future__ import annotations
+
+import functools
+from typing import Any, Callable
+
+import flax.linen as nn
+import jax.numpy as jnp
+import numpy as np
+
+from archs.layers.activations import relu
+from archs.layers.stochastic_depth import linear_decay_rates
+from archs.registry import register_model
+from archs.resnet import STOCHASTIC_DEPTH, conv_init
+
+ModuleDef = Any
+
+
+def option_a_shortcut(x, features: int, strides: int):
+  """He et al.'s parameter-free shortcut: spatial subsampling, then zeros for the extra channels."""
+  x = x[:, ::strides, ::strides, :]
+  return jnp.pad(x, ((0, 0), (0, 0), (0, 0), (0, features - x.shape[-1])))
+
+
+class CifarBasicBlock(nn.Module):
+  """conv3x3 -> BN -> act -> conv3x3 -> BN, gated, + option-A shortcut, act."""
+  filters: int
+  conv: ModuleDef
+  norm: ModuleDef
+  act: Callable = relu
+  strides: int = 1
+  drop_path: ModuleDef = STOCHASTIC_DEPTH["huang"]
+  drop_path_rate: float = 0.0
+
+  @nn.compact
+  def __call__(self, x, train: bool = False):
+    y = self.act(self.norm(name="bn1")(self.conv(self.filters, (3, 3), self.strides, padding=1, name="conv1")(x)))
+    y = self.norm(name="bn2")(self.conv(self.filters, (3, 3), padding=1, name="conv2")(y))
+    y = self.drop_path(rate=self.drop_path_rate, name="drop_path")(y, train)
+    return self.act(option_a_shortcut(x, self.filters, self.strides) + y)
+
+
+class CifarResNet(nn.Module):
+  """ResNet-(6n+2) for 32x32 inputs; drop_path_rate is 1 - p_L for Huang's stochastic depth."""
+  depth: int = 110
+  num_classes: int = 10
+  drop_path_rate: float = 0.0
+  stochastic_depth: str = "huang"
+  dtype: Any = jnp.float32
+  act: Callable = relu
+
+  @nn.compact
+  def __call__(self, x, train: bool = False, return_features: bool = False):
+    if self.depth < 8 or (self.depth - 2) % 6:
+      raise ValueError(f"CIFAR ResNet depth must be 6n + 2 with n >= 1, got {self.depth}")
+    if self.stochastic_depth not in STOCHASTIC_DEPTH:
+      raise ValueError(f"unknown stochastic_depth {self.stochastic_depth!r}; accepted: {', '.join(STOCHASTIC_DEPTH)}")
+    conv = functools.partial(nn.Conv, use_bias=True, dtype=self.dtype, kernel_init=conv_init)
+    norm = functools.partial(nn.BatchNorm, use_running_average=not train, momentum=0.9, epsilon=1e-5,
+                             dtype=self.dtype)
+    n = (self.depth - 2) // 6
+    if self.stochastic_depth == "huang":
+      rates = linear_decay_rates(self.drop_path_rate, 3 * n)
+    else:
+      rates = np.linspace(0.0, self.drop_path_rate, 3 * n).tolist()
+    x = self.act(norm(name="bn1")(conv(16, (3, 3), padding=1, name="conv1")(x)))
+    stages = []
+    for i in range(3):
+      for j in range(n):
+        x = CifarBasicBlock(16 * 2**i, conv, norm, self.act, strides=2 if i > 0 and j == 0 else 1,
+                            drop_path=STOCHASTIC_DEPTH[self.stochastic_depth], drop_path_rate=rates.pop(0),
+                            name=f"layer{i + 1}_{j}")(x, train)
+      stages.append(x)
+    pre_logits = jnp.mean(x, axis=(1, 2))
+    logits = nn.Dense(self.num_classes, dtype=self.dtype, name="fc")(pre_logits).astype(jnp.float32)
+    if return_features:
+      return {"logits": logits, "pre_logits": pre_logits, "stages": tuple(stages)}
+    return logits
+
+
+register_model(functools.partial(CifarResNet, depth=110, drop_path_rate=0.5), name="resnet110_stochastic_depth")
