@@ -1,0 +1,74 @@
+"""VGG (Simonyan & Zisserman 2014), configurations A, B, D, E, as torchvision builds them.
+
+Stacks of 3x3 convs (padding 1) with 2x2 max-pools, an adaptive average pool to 7x7, then
+25088 -> 4096 -> 4096 -> classes with ReLU and dropout 0.5. The `_bn` variants put BatchNorm
+(eps 1e-5) between each conv and its ReLU.
+
+Named features (for perceptual / style losses): `return_features=True` adds `named`, a dict with
+`conv{s}_{i}` (the output of the i-th conv of stage s AFTER its ReLU, i.e. Gatys et al.'s relu{s}_{i}),
+`pool1` ... `pool5`, and `fc6`, `fc7` (after ReLU, before dropout).
+"""
+import functools
+from typing import Any, Sequence
+
+import flax.linen as nn
+import jax.numpy as jnp
+
+from archs.layers.activations import relu
+from archs.layers.torch_pool import adaptive_avg_pool
+from archs.registry import register_model
+
+# Widths of the convs of each of the five stages (Table 1 of the paper).
+VGG_STAGES = {
+    "A": ((64,), (128,), (256, 256), (512, 512), (512, 512)),
+    "B": ((64, 64), (128, 128), (256, 256), (512, 512), (512, 512)),
+    "D": ((64, 64), (128, 128), (256, 256, 256), (512, 512, 512), (512, 512, 512)),
+    "E": ((64, 64), (128, 128), (256, 256, 256, 256), (512, 512, 512, 512), (512, 512, 512, 512)),
+}
+
+# torchvision init: kaiming-normal (fan_out, relu) convs, N(0, 0.01) linears, zero biases.
+_conv_init = nn.initializers.variance_scaling(2.0, "fan_out", "normal")
+_dense_init = nn.initializers.normal(0.01)
+
+
+class VGG(nn.Module):
+  num_classes: int = 1000
+  stages: Sequence[Sequence[int]] = VGG_STAGES["D"]
+  batch_norm: bool = False
+  hidden: int = 4096
+  drop_rate: float = 0.5
+  pool_size: int = 7  # torchvision's AdaptiveAvgPool2d((7, 7)): any input >= 32x32 works.
+  dtype: Any = jnp.float32
+
+  @nn.compact
+  def __call__(self, x, train: bool = False, return_features: bool = False):
+    x = x.astype(self.dtype)
+    named, stage_maps = {}, []
+    for s, widths in enumerate(self.stages, start=1):
+      for i, width in enumerate(widths, start=1):
+        x = nn.Conv(width, (3, 3), padding=[(1, 1)] * 2, use_bias=True, kernel_init=_conv_init,
+                    dtype=self.dtype, name=f"conv{s}_{i}")(x)
+        if self.batch_norm:
+          x = nn.BatchNorm(use_running_average=not train, momentum=0.9, epsilon=1e-5,
+                           dtype=self.dtype, name=f"bn{s}_{i}")(x)
+        x = relu(x)
+        named[f"conv{s}_{i}"] = x
+      x = nn.max_pool(x, (2, 2), (2, 2))
+      named[f"pool{s}"] = x
+      stage_maps.append(x)
+    x = adaptive_avg_pool(x, self.pool_size)
+    x = x.reshape(x.shape[0], -1)
+    for name in ("fc6", "fc7"):
+      x = relu(nn.Dense(self.hidden, kernel_init=_dense_init, dtype=self.dtype, name=name)(x))
+      named[name] = x
+      x = nn.Dropout(self.drop_rate, deterministic=not train)(x)
+    logits = nn.Dense(self.num_classes, kernel_init=_dense_init, dtype=self.dtype, name="fc8")(x)
+    logits = logits.astype(jnp.float32)
+    if return_features:
+      return {"logits": logits, "pre_logits": x, "stages": tuple(stage_maps), "named": named}
+    return logits
+
+
+for _depth, _cfg in ((11, "A"), (13, "B"), (16, "D"), (19, "E")):
+  register_model(functools.partial(VGG, stages=VGG_STAGES[_cfg]), name=f"vgg{_depth}")
+  register_model(functools.partial(VGG, stages=VGG_STAGES[_cfg], batch_norm=True), name=f"vgg{_depth}_bn")
