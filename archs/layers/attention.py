@@ -1,0 +1,116 @@
+"""Scaled dot-product and multi-head attention (Vaswani et al. 2017, Sec. 3.2), shared by every attention user.
+
+Masks are boolean, True where a query may attend to a key, broadcastable to (batch, heads, q_len, kv_len).
+Decoding with a key/value cache follows Flax's `decode=True` convention: `init` with the full-length input creates
+the 'cache' collection (its length is the maximum decode length); each `apply(..., mutable=['cache'])` then feeds
+the next chunk of queries (usually one token), appends its keys and values, and attends causally to the prefix.
+"""
+from __future__ import annotations
+
+import math
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+from jax import lax
+
+
+def causal_mask(length: int):
+  """(1, 1, L, L): query i attends to keys j <= i (the decoder's masked self-attention, Sec. 3.2.3)."""
+  return jnp.tril(jnp.ones((length, length), jnp.bool_))[None, None]
+
+
+def padding_mask(kv_tokens, pad_id: int | None = 0):
+  """(B, 1, 1, Lk): keys that are not padding; None when pad_id is None (no masking)."""
+  if pad_id is None:
+    return None
+  return (kv_tokens != pad_id)[:, None, None, :]
+
+
+def combine_masks(*masks):
+  """Logical AND of the masks that are not None (None if all are)."""
+  masks = [m for m in masks if m is not None]
+  if not masks:
+    return None
+  out = masks[0]
+  for m in masks[1:]:
+    out = jnp.logical_and(out, m)
+  return out
+
+
+def dot_product_attention(query, key, value, mask=None, bias=None, dropout_rate: float = 0.0,
+                          dropout_rng=None, deterministic: bool = True, dtype=None):
+  """softmax(Q K^T / sqrt(d_k) + bias, masked) V (Eq. 1) for every head.
+
+  query (B, Lq, H, Dk), key (B, Lk, H, Dk), value (B, Lk, H, Dv) -> (B, Lq, H, Dv). The softmax runs in float32
+  (stable in bfloat16); masked logits get the float32 minimum, so a fully masked row averages uniformly.
+  """
+  if query.ndim != 4 or key.ndim != 4 or value.ndim != 4:
+    raise ValueError(f"query/key/value must be (batch, length, heads, depth); got shapes "
+                     f"{query.shape}, {key.shape}, {value.shape}")
+  dtype = dtype or query.dtype
+  logits = jnp.einsum("bqhd,bkhd->bhqk", query, key).astype(jnp.float32) / math.sqrt(query.shape[-1])
+  if bias is not None:
+    logits = logits + bias.astype(jnp.float32)
+  if mask is not None:
+    logits = jnp.where(mask, logits, jnp.finfo(jnp.float32).min)
+  weights = jax.nn.softmax(logits, axis=-1)
+  if not deterministic and dropout_rate > 0.0:
+    keep = jax.random.bernoulli(dropout_rng, 1.0 - dropout_rate, weights.shape)
+    weights = jnp.where(keep, weights / (1.0 - dropout_rate), 0.0)
+  return jnp.einsum("bhqk,bkhd->bqhd", weights.astype(dtype), value.astype(dtype))
+
+
+class MultiHeadAttention(nn.Module):
+  """MultiHead(Q, K, V) = Concat(head_1..head_h) W^O with head_i = Attention(Q W_i^Q, K W_i^K, V W_i^V) (Sec. 3.2.2).
+
+  Self-attention: `attn(x, mask=...)`; cross-attention: `attn(x, memory, mask=...)`. Parameters: four (d x d)
+  projections with biases (`use_bias`), i.e. 4 (d_in d + d) for d = qkv_features = d_in.
+  `decode=True` keeps keys/values in the 'cache' collection (self-attention only; see the module docstring).
+  """
+  num_heads: int
+  qkv_features: int | None = None  # default: the query's feature size
+  out_features: int | None = None  # default: the query's feature size
+  use_bias: bool = True
+  dropout_rate: float = 0.0  # on the attention weights
+  decode: bool = False
+  dtype: jnp.dtype = jnp.float32
+  kernel_init: nn.initializers.Initializer = nn.initializers.xavier_uniform()
+
+  @nn.compact
+  def __call__(self, inputs_q, inputs_kv=None, mask=None, train: bool = False):
+    features = self.qkv_features or inputs_q.shape[-1]
+    if features % self.num_heads:
+      raise ValueError(f"qkv_features={features} must be divisible by num_heads={self.num_heads}")
+    if self.decode and inputs_kv is not None:
+      raise ValueError("decode=True caches self-attention only; got inputs_kv (cross-attention)")
+    inputs_kv = inputs_q if inputs_kv is None else inputs_kv
+    head_dim = features // self.num_heads
+    proj = lambda name: nn.DenseGeneral((self.num_heads, head_dim), use_bias=self.use_bias, dtype=self.dtype,
+                                        kernel_init=self.kernel_init, name=name)
+    query, key, value = proj("query")(inputs_q), proj("key")(inputs_kv), proj("value")(inputs_kv)
+
+    if self.decode:
+      key, value, mask = self._extend_cache(key, value, mask)
+
+    dropout_rng = self.make_rng("dropout") if train and self.dropout_rate > 0.0 else None
+    out = dot_product_attention(query, key, value, mask=mask, dropout_rate=self.dropout_rate,
+                                dropout_rng=dropout_rng, deterministic=not train, dtype=self.dtype)
+    return nn.DenseGeneral(self.out_features or inputs_q.shape[-1], axis=(-2, -1), use_bias=self.use_bias,
+                           dtype=self.dtype, kernel_init=self.kernel_init, name="out")(out)
+
+  def _extend_cache(self, key, value, mask):
+    """Writes this chunk's keys/values at the cache index; the chunk attends to the prefix and causally to itself."""
+    initialized = self.has_variable("cache", "cached_key")
+    cached_key = self.variable("cache", "cached_key", jnp.zeros, key.shape, key.dtype)
+    cached_value = self.variable("cache", "cached_value", jnp.zeros, value.shape, value.dtype)
+    cache_index = self.variable("cache", "cache_index", lambda: jnp.array(0, jnp.int32))
+    if not initialized:  # the init call: shapes only, the full-length input is processed as is
+      return key, value, mask
+    max_len, chunk = cached_key.value.shape[1], key.shape[1]
+    index = cache_index.value
+    key = lax.dynamic_update_slice(cached_key.value, key.astype(cached_key.value.dtype), (0, index, 0, 0))
+    value = lax.dynamic_update_slice(cached_value.value, value.astype(cached_value.value.dtype), (0, index, 0, 0))
+    cached_key.value, cached_value.value, cache_index.value = key, value, index + chunk
+    prefix = jnp.arange(max_len)[None, :] <= index + jnp.arange(chunk)[:, None]
+    return key, value, combine_masks(mask, prefix[None, None])
