@@ -1,0 +1,77 @@
+"""The multilayer perceptron and the three regressions (linear, logistic, softmax).
+
+Inputs are (B, ...) float; every axis after the batch axis is flattened, so images work too.
+Contract: `model.apply(variables, x, train=False)`; dropout draws from the 'dropout' RNG stream.
+- MLP, LinearRegression: (B, num_outputs).
+- LogisticRegression: (B,) one logit per example (loss: losses.binary_cross_entropy_with_logits).
+- SoftmaxRegression: (B, num_classes) logits (loss: losses.softmax_cross_entropy).
+"""
+from __future__ import annotations
+
+import functools
+from typing import Any, Sequence
+
+import flax.linen as nn
+import jax.numpy as jnp
+
+from archs.layers.activations import get_activation
+from archs.registry import register_model
+
+
+def _flatten(x):
+  return x.reshape(x.shape[0], -1)
+
+
+class MLP(nn.Module):
+  """Dense -> activation -> dropout for each hidden size, then a linear output layer."""
+  hidden_sizes: Sequence[int] = (128,)
+  num_outputs: int = 10
+  activation: str = "relu"
+  dropout_rate: float = 0.0
+  dtype: Any = jnp.float32
+
+  @nn.compact
+  def __call__(self, x, *, train: bool = False, return_features: bool = False):
+    act = get_activation(self.activation)
+    if not 0.0 <= self.dropout_rate < 1.0:
+      raise ValueError(f"dropout_rate={self.dropout_rate!r}; accepted: 0 <= dropout_rate < 1")
+    x = _flatten(x).astype(self.dtype)
+    for i, width in enumerate(self.hidden_sizes):
+      x = act(nn.Dense(width, dtype=self.dtype, name=f"hidden_{i}")(x))
+      x = nn.Dropout(self.dropout_rate, deterministic=not train)(x)
+    logits = nn.Dense(self.num_outputs, dtype=self.dtype, name="head")(x).astype(jnp.float32)
+    if return_features:
+      return {"logits": logits, "pre_logits": x}
+    return logits
+
+
+class LinearRegression(nn.Module):
+  """y = x W + b."""
+  num_outputs: int = 1
+
+  @nn.compact
+  def __call__(self, x, *, train: bool = False):
+    return nn.Dense(self.num_outputs, name="linear")(_flatten(x))
+
+
+class LogisticRegression(nn.Module):
+  """One logit z = x w + b per example; P(y = 1 | x) = sigmoid(z)."""
+
+  @nn.compact
+  def __call__(self, x, *, train: bool = False):
+    return nn.Dense(1, name="linear")(_flatten(x))[:, 0]
+
+
+class SoftmaxRegression(nn.Module):
+  """Logits x W + b over `num_classes`; P(y | x) = softmax."""
+  num_classes: int = 10
+
+  @nn.compact
+  def __call__(self, x, *, train: bool = False):
+    return nn.Dense(self.num_classes, name="linear")(_flatten(x))
+
+
+register_model(functools.partial(MLP, hidden_sizes=(32,), num_outputs=10), name="mlp")
+register_model(functools.partial(LinearRegression, num_outputs=1), name="linear_regression")
+register_model(LogisticRegression, name="logistic_regression")
+register_model(functools.partial(SoftmaxRegression, num_classes=10), name="softmax_regression")
