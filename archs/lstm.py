@@ -60,7 +60,8 @@ class LSTMCell(nn.RNNCellBase):
 
 class StackedLSTM(nn.Module):
   """num_layers LSTMs over (B, L, D) -> (B, L, H), dropout on each layer's input and on the last output (Zaremba:
-  non-recurrent connections only). `initial_state`: per layer (c, h), default zeros; returns outputs and final states."""
+  non-recurrent connections only). `initial_state`: per layer (c, h), default zeros.
+  Returns the outputs and the final (c, h) of every layer."""
   features: int
   num_layers: int
   dropout_rate: float = 0.0

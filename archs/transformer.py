@@ -212,13 +212,15 @@ def greedy_decode(model: Transformer, variables, src, max_len: int, bos_id: int 
   memory = model.apply(params, src, method=Transformer.encode)
   tokens = jnp.full((batch, max_len + 1), pad, jnp.int32).at[:, 0].set(bos_id)
   step_model = model.clone(decode=True)
-  cache = _zero_cache(step_model, memory, src, tokens[:, :max_len], method=Transformer.decode_logits) if use_cache \
-      else None
+  cache = None
+  if use_cache:
+    cache = _zero_cache(step_model, memory, src, tokens[:, :max_len], method=Transformer.decode_logits)
 
   def step(t, state):
     tokens, cache, done = state
     if use_cache:
-      logits, updates = step_model.apply({**params, "cache": cache}, memory, src, lax.dynamic_slice_in_dim(tokens, t, 1, 1),
+      token = lax.dynamic_slice_in_dim(tokens, t, 1, axis=1)
+      logits, updates = step_model.apply({**params, "cache": cache}, memory, src, token,
                                          method=Transformer.decode_logits, mutable=["cache"])
       logits, cache = logits[:, 0], updates["cache"]
     else:

@@ -58,9 +58,10 @@ def main():
   args = parser.parse_args()
 
   model = StackedLSTM(args.hidden, args.layers)
-  print(f"device: {jax.devices()[0].device_kind} ({jax.default_backend()}); batch {args.batch}, hidden {args.hidden}, "
-        f"layers {args.layers}; step = forward + backward, median of {args.repeats}")
-  print(f"{'length':>6} | {'scan compile s':>14} | {'scan step ms':>12} | {'loop compile s':>14} | {'loop step ms':>12}")
+  print(f"device: {jax.devices()[0].device_kind} ({jax.default_backend()}); batch {args.batch}, "
+        f"hidden {args.hidden}, layers {args.layers}; step = forward + backward, median of {args.repeats}")
+  columns = ("length", "scan compile s", "scan step ms", "loop compile s", "loop step ms")
+  print(" | ".join(f"{c:>{len(c)}}" for c in columns))
   for length in args.lengths:
     x = jnp.asarray(np.random.RandomState(0).randn(args.batch, length, args.hidden), jnp.float32)
     params = model.init(jax.random.key(0), x)["params"]
@@ -68,7 +69,8 @@ def main():
                                atol=1e-5, err_msg="scan and loop disagree")
     scan_c, scan_s = time_step(scan_forward(model), params, x, args.repeats)
     loop_c, loop_s = time_step(loop_forward(model), params, x, args.repeats)
-    print(f"{length:>6} | {scan_c:>14.2f} | {scan_s * 1e3:>12.2f} | {loop_c:>14.2f} | {loop_s * 1e3:>12.2f}", flush=True)
+    row = (length, f"{scan_c:.2f}", f"{scan_s * 1e3:.2f}", f"{loop_c:.2f}", f"{loop_s * 1e3:.2f}")
+    print(" | ".join(f"{v:>{len(c)}}" for v, c in zip(row, columns)), flush=True)
 
 
 if __name__ == "__main__":

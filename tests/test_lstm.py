@@ -130,3 +130,11 @@ def test_bad_initial_state_raises():
   with pytest.raises(ValueError, match="one \\(c, h\\) per layer"):
     model.apply(variables, tokens, initial_state=((jnp.zeros((2, 12)), jnp.zeros((2, 12))),))
   assert isinstance(model, LSTMLanguageModel)
+
+
+def test_bfloat16_compute_keeps_float32_params_and_logits():
+  model, variables, tokens = _tiny(dtype=jnp.bfloat16)
+  dtypes = {p.dtype for p in jax.tree.leaves(variables["params"])}
+  assert dtypes == {jnp.dtype(jnp.float32)}, f"parameters must stay float32, got {dtypes}"
+  logits = model.apply(variables, tokens)
+  assert logits.dtype == jnp.float32 and bool(jnp.isfinite(logits).all()), f"float32 finite logits, got {logits.dtype}"

@@ -190,3 +190,11 @@ def test_bad_inputs_raise():
   lm, variables, tokens = _lm()
   with pytest.raises(ValueError, match="prompt length 9"):
     greedy_generate(lm, variables, tokens, max_len=5)
+
+
+def test_bfloat16_compute_keeps_float32_params_and_logits():
+  model, variables, src, tgt = _seq2seq(dtype=jnp.bfloat16)
+  dtypes = {p.dtype for p in jax.tree.leaves(variables["params"])}
+  assert dtypes == {jnp.dtype(jnp.float32)}, f"parameters must stay float32, got {dtypes}"
+  logits = model.apply(variables, src, tgt)
+  assert logits.dtype == jnp.float32 and bool(jnp.isfinite(logits).all()), f"float32 finite logits, got {logits.dtype}"
