@@ -10,8 +10,10 @@ import functools
 
 import flax.linen as nn
 import jax.numpy as jnp
+import numpy as np
 
 from archs.layers.activations import get_activation
+from archs.layers.drop_path import DropPath
 from archs.layers.toeplitz import Tno, simple_rms_norm
 from archs.registry import register_model
 
@@ -67,15 +69,20 @@ class TnnLayer(nn.Module):
   causal: bool = True
   decay: float | None = 0.99
   drop_rate: float = 0.0
+  drop_path_rate: float = 0.0
   dtype: jnp.dtype = jnp.float32
 
   @nn.compact
   def __call__(self, x, train: bool = False):
+    def residual(x, y):
+      y = nn.Dropout(self.drop_rate)(y, deterministic=not train)
+      return x + DropPath(self.drop_path_rate)(y, train)
+
     y = Gtu(self.dim, self.num_heads, self.expand_ratio, self.rpe_dim, self.rpe_layers, self.causal, self.decay,
             dtype=self.dtype, name="token_mixer")(simple_rms_norm(x))
-    x = x + nn.Dropout(self.drop_rate)(y, deterministic=not train)
+    x = residual(x, y)
     y = _GLU(self.glu_dim, dtype=self.dtype, name="feature_mixer")(simple_rms_norm(x))
-    return x + nn.Dropout(self.drop_rate)(y, deterministic=not train)
+    return residual(x, y)
 
 
 class Tnn(nn.Module):
@@ -95,6 +102,7 @@ class Tnn(nn.Module):
   causal: bool = True
   decay: float | None = 0.99
   drop_rate: float = 0.0
+  drop_path_rate: float = 0.0  # linearly increasing over the layers
   dtype: jnp.dtype = jnp.float32
 
   @nn.compact
@@ -103,9 +111,10 @@ class Tnn(nn.Module):
       raise ValueError(f"tokens must be int (batch, length), got shape {tokens.shape}")
     x = nn.Embed(self.vocab_size, self.dim, embedding_init=nn.initializers.normal(self.dim ** -0.5),
                  name="embed")(tokens).astype(self.dtype)
-    for i in range(self.depth):
+    x = nn.Dropout(self.drop_rate)(x, deterministic=not train)
+    for i, rate in enumerate(np.linspace(0.0, self.drop_path_rate, self.depth)):
       x = TnnLayer(self.dim, self.num_heads, self.rpe_dim, self.rpe_layers, self.glu_dim, self.expand_ratio,
-                   self.causal, self.decay, self.drop_rate, self.dtype, name=f"layers_{i}")(x, train)
+                   self.causal, self.decay, self.drop_rate, float(rate), self.dtype, name=f"layers_{i}")(x, train)
     x = simple_rms_norm(x)
     return nn.Dense(self.vocab_size, use_bias=False, dtype=self.dtype, name="head")(x).astype(jnp.float32)
 
