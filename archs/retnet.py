@@ -94,7 +94,8 @@ class _GLU(nn.Module):
   @nn.compact
   def __call__(self, x):
     dense = functools.partial(nn.Dense, use_bias=False, dtype=self.dtype, kernel_init=_TORCH_LINEAR_INIT)
-    hidden = get_activation(self.activation)(dense(self.hidden_dim, name="fc1")(x)) * dense(self.hidden_dim, name="gate")(x)
+    act = get_activation(self.activation)
+    hidden = act(dense(self.hidden_dim, name="fc1")(x)) * dense(self.hidden_dim, name="gate")(x)
     return dense(x.shape[-1], name="fc2")(hidden)
 
 
@@ -187,7 +188,8 @@ class RetNet(nn.Module):
   def init_state(self, batch_size: int, dtype=jnp.float32):
     """The state before the first token: position 0 and a zero (B, H, d_k, d_v) matrix per layer."""
     shape = (batch_size, self.num_heads, self.dim // self.num_heads, self.value_dim // self.num_heads)
-    return {"position": jnp.zeros((), jnp.int32), "retention": tuple(jnp.zeros(shape, dtype) for _ in range(self.depth))}
+    layers = tuple(jnp.zeros(shape, dtype) for _ in range(self.depth))
+    return {"position": jnp.zeros((), jnp.int32), "retention": layers}
 
 
 @register_model

@@ -42,7 +42,7 @@ class Gtu(nn.Module):
     v = act(_dense(d1, dtype=self.dtype, name="v_proj")(x))
     # The RPE emits h * (d1 / h) = d1 coefficients per index, laid out (h, d) like v's channels:
     # a per-head operator is a per-channel one, so heads need no reshaping.
-    v = Tno(d1, self.rpe_dim, self.rpe_layers, self.causal, self.decay, dtype=self.dtype, name="toep")(v)
+    v = Tno(d1, self.rpe_dim, self.rpe_layers, self.causal, self.decay, name="toep")(v)
     return _dense(self.dim, dtype=self.dtype, name="o")(u * v)
 
 
@@ -54,8 +54,9 @@ class _GLU(nn.Module):
 
   @nn.compact
   def __call__(self, x):
-    gate = get_activation(self.activation)(_dense(self.hidden_dim, dtype=self.dtype, name="l1")(x))
-    return _dense(x.shape[-1], dtype=self.dtype, name="l3")(gate * _dense(self.hidden_dim, dtype=self.dtype, name="l2")(x))
+    dense = functools.partial(_dense, dtype=self.dtype)
+    gate = get_activation(self.activation)(dense(self.hidden_dim, name="l1")(x))
+    return dense(x.shape[-1], name="l3")(gate * dense(self.hidden_dim, name="l2")(x))
 
 
 class TnnLayer(nn.Module):
