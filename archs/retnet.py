@@ -12,6 +12,7 @@ factors that the per-head norm cancels only up to its epsilon, and they differ b
 them the three forms compute one function, equal to float rounding before and after the norm, and the
 state passed from one form to another is exact. The cost: un-normalized outputs grow up to 1/(1-gamma)
 (at most 2^(4+H)), harmless in float32 and bfloat16 (both have float32's exponent range).
+`head_norm='rms'` swaps the GroupNorm for torchscale HEAD's RMSNorm (still without its scalings).
 """
 from __future__ import annotations
 
@@ -20,8 +21,10 @@ import functools
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from archs.layers.activations import get_activation, swish
+from archs.layers.drop_path import DropPath
 from archs.layers.retention import MODES, retention, retention_decays, rotate
 from archs.registry import register_model
 
@@ -31,12 +34,18 @@ _OUT_INIT = nn.initializers.variance_scaling(2.0 ** -2, "fan_avg", "uniform")
 _TORCH_LINEAR_INIT = nn.initializers.variance_scaling(1.0 / 3.0, "fan_in", "uniform")  # torch Linear default
 
 
-def head_group_norm(y, eps: float = 1e-6):
-  """GroupNorm with one group per head and no affine: y (B, H, L, d_v) normalized over d_v."""
+def head_norm(y, kind: str = "group", eps: float = 1e-6):
+  """Per-head normalization without affine parameters, over each head's d_v channels of y (B, H, L, d_v).
+
+  'group': GroupNorm with one group per head (paper, Jamie-Stirling; = torchscale first commit's LayerNorm).
+  'rms': RMSNorm (torchscale HEAD).
+  """
   y32 = y.astype(jnp.float32)
-  mean = y32.mean(-1, keepdims=True)
-  var = jnp.square(y32 - mean).mean(-1, keepdims=True)
-  return ((y32 - mean) * jax.lax.rsqrt(var + eps)).astype(y.dtype)
+  if kind == "group":
+    y32 = y32 - y32.mean(-1, keepdims=True)
+  elif kind != "rms":
+    raise ValueError(f"unknown head_norm {kind!r}; accepted: 'group', 'rms'")
+  return (y32 * jax.lax.rsqrt(jnp.square(y32).mean(-1, keepdims=True) + eps)).astype(y.dtype)
 
 
 class MultiScaleRetention(nn.Module):
@@ -47,6 +56,7 @@ class MultiScaleRetention(nn.Module):
   dim: int
   value_dim: int
   num_heads: int
+  head_norm: str = "group"
   norm_eps: float = 1e-6
   dtype: jnp.dtype = jnp.float32
 
@@ -70,7 +80,7 @@ class MultiScaleRetention(nn.Module):
     q, k = rotate(q, positions), rotate(k, positions)
     gamma = jnp.asarray(retention_decays(h), jnp.float32)
     y, state = retention(q, k, v, gamma, mode, chunk_size, state)
-    y = head_group_norm(y, self.norm_eps).transpose(0, 2, 1, 3).reshape(b, length, self.value_dim)
+    y = head_norm(y, self.head_norm, self.norm_eps).transpose(0, 2, 1, 3).reshape(b, length, self.value_dim)
     out = nn.Dense(self.dim, use_bias=False, dtype=self.dtype, kernel_init=_OUT_INIT, name="out_proj")(swish(g) * y)
     return out, state
 
@@ -84,7 +94,8 @@ class _GLU(nn.Module):
   @nn.compact
   def __call__(self, x):
     dense = functools.partial(nn.Dense, use_bias=False, dtype=self.dtype, kernel_init=_TORCH_LINEAR_INIT)
-    hidden = get_activation(self.activation)(dense(self.hidden_dim, name="fc1")(x)) * dense(self.hidden_dim, name="gate")(x)
+    act = get_activation(self.activation)
+    hidden = act(dense(self.hidden_dim, name="fc1")(x)) * dense(self.hidden_dim, name="gate")(x)
     return dense(x.shape[-1], name="fc2")(hidden)
 
 
@@ -95,18 +106,26 @@ class RetNetBlock(nn.Module):
   ffn_dim: int
   num_heads: int
   activation: str = "gelu"
+  head_norm: str = "group"
   norm_eps: float = 1e-6
   drop_rate: float = 0.0
+  drop_path_rate: float = 0.0
   dtype: jnp.dtype = jnp.float32
 
   @nn.compact
   def __call__(self, x, mode="parallel", chunk_size=64, state=None, offset=0, train=False):
     norm = functools.partial(nn.RMSNorm, epsilon=self.norm_eps, dtype=self.dtype)
-    y, state = MultiScaleRetention(self.dim, self.value_dim, self.num_heads, self.norm_eps, self.dtype,
-                                   name="retention")(norm(name="retention_norm")(x), mode, chunk_size, state, offset)
-    x = x + nn.Dropout(self.drop_rate)(y, deterministic=not train)
+    y, state = MultiScaleRetention(self.dim, self.value_dim, self.num_heads, self.head_norm, self.norm_eps,
+                                   self.dtype, name="retention")(
+                                       norm(name="retention_norm")(x), mode, chunk_size, state, offset)
+
+    def residual(x, y):
+      y = nn.Dropout(self.drop_rate)(y, deterministic=not train)
+      return x + DropPath(self.drop_path_rate)(y, train)
+
+    x = residual(x, y)
     y = _GLU(self.ffn_dim, self.activation, self.dtype, name="ffn")(norm(name="ffn_norm")(x))
-    return x + nn.Dropout(self.drop_rate)(y, deterministic=not train), state
+    return residual(x, y), state
 
 
 class RetNet(nn.Module):
@@ -124,16 +143,21 @@ class RetNet(nn.Module):
   depth: int = 6
   num_heads: int = 2
   activation: str = "gelu"  # torchscale RetNetConfig default
+  head_norm: str = "group"  # see the module docstring; 'rms' is torchscale HEAD's per-head norm
   norm_eps: float = 1e-6
   drop_rate: float = 0.0
+  drop_path_rate: float = 0.0  # linearly increasing over the layers, as torchscale
   dtype: jnp.dtype = jnp.float32
 
   def setup(self):
     # torchscale initializes both embedding and output projection with N(0, dim^-1/2); no embedding scale.
     init = nn.initializers.normal(self.dim ** -0.5)
     self.embed = nn.Embed(self.vocab_size, self.dim, embedding_init=init)
+    rates = np.linspace(0.0, self.drop_path_rate, self.depth)
     self.blocks = [RetNetBlock(self.dim, self.value_dim, self.ffn_dim, self.num_heads, self.activation,
-                               self.norm_eps, self.drop_rate, self.dtype) for _ in range(self.depth)]
+                               self.head_norm, self.norm_eps, self.drop_rate, float(rate), self.dtype)
+                   for rate in rates]
+    self.dropout = nn.Dropout(self.drop_rate)
     self.norm = nn.RMSNorm(epsilon=self.norm_eps, dtype=self.dtype)
     self.head = nn.Dense(self.vocab_size, use_bias=False, kernel_init=init, dtype=self.dtype)
 
@@ -145,7 +169,7 @@ class RetNet(nn.Module):
       raise ValueError(f"unknown mode {mode!r}; accepted: {', '.join(MODES)}")
     offset = 0 if state is None else state["position"]
     layer_states = [None] * self.depth if state is None else state["retention"]
-    x = self.embed(tokens).astype(self.dtype)
+    x = self.dropout(self.embed(tokens).astype(self.dtype), deterministic=not train)
     new_states = []
     for block, layer_state in zip(self.blocks, layer_states):
       x, s = block(x, mode, chunk_size, layer_state, offset, train)
@@ -164,7 +188,8 @@ class RetNet(nn.Module):
   def init_state(self, batch_size: int, dtype=jnp.float32):
     """The state before the first token: position 0 and a zero (B, H, d_k, d_v) matrix per layer."""
     shape = (batch_size, self.num_heads, self.dim // self.num_heads, self.value_dim // self.num_heads)
-    return {"position": jnp.zeros((), jnp.int32), "retention": tuple(jnp.zeros(shape, dtype) for _ in range(self.depth))}
+    layers = tuple(jnp.zeros(shape, dtype) for _ in range(self.depth))
+    return {"position": jnp.zeros((), jnp.int32), "retention": layers}
 
 
 @register_model

@@ -10,8 +10,10 @@ import functools
 
 import flax.linen as nn
 import jax.numpy as jnp
+import numpy as np
 
 from archs.layers.activations import get_activation
+from archs.layers.drop_path import DropPath
 from archs.layers.toeplitz import Tno, simple_rms_norm
 from archs.registry import register_model
 
@@ -40,7 +42,7 @@ class Gtu(nn.Module):
     v = act(_dense(d1, dtype=self.dtype, name="v_proj")(x))
     # The RPE emits h * (d1 / h) = d1 coefficients per index, laid out (h, d) like v's channels:
     # a per-head operator is a per-channel one, so heads need no reshaping.
-    v = Tno(d1, self.rpe_dim, self.rpe_layers, self.causal, self.decay, dtype=self.dtype, name="toep")(v)
+    v = Tno(d1, self.rpe_dim, self.rpe_layers, self.causal, self.decay, name="toep")(v)
     return _dense(self.dim, dtype=self.dtype, name="o")(u * v)
 
 
@@ -52,8 +54,9 @@ class _GLU(nn.Module):
 
   @nn.compact
   def __call__(self, x):
-    gate = get_activation(self.activation)(_dense(self.hidden_dim, dtype=self.dtype, name="l1")(x))
-    return _dense(x.shape[-1], dtype=self.dtype, name="l3")(gate * _dense(self.hidden_dim, dtype=self.dtype, name="l2")(x))
+    dense = functools.partial(_dense, dtype=self.dtype)
+    gate = get_activation(self.activation)(dense(self.hidden_dim, name="l1")(x))
+    return dense(x.shape[-1], name="l3")(gate * dense(self.hidden_dim, name="l2")(x))
 
 
 class TnnLayer(nn.Module):
@@ -67,15 +70,20 @@ class TnnLayer(nn.Module):
   causal: bool = True
   decay: float | None = 0.99
   drop_rate: float = 0.0
+  drop_path_rate: float = 0.0
   dtype: jnp.dtype = jnp.float32
 
   @nn.compact
   def __call__(self, x, train: bool = False):
+    def residual(x, y):
+      y = nn.Dropout(self.drop_rate)(y, deterministic=not train)
+      return x + DropPath(self.drop_path_rate)(y, train)
+
     y = Gtu(self.dim, self.num_heads, self.expand_ratio, self.rpe_dim, self.rpe_layers, self.causal, self.decay,
             dtype=self.dtype, name="token_mixer")(simple_rms_norm(x))
-    x = x + nn.Dropout(self.drop_rate)(y, deterministic=not train)
+    x = residual(x, y)
     y = _GLU(self.glu_dim, dtype=self.dtype, name="feature_mixer")(simple_rms_norm(x))
-    return x + nn.Dropout(self.drop_rate)(y, deterministic=not train)
+    return residual(x, y)
 
 
 class Tnn(nn.Module):
@@ -95,6 +103,7 @@ class Tnn(nn.Module):
   causal: bool = True
   decay: float | None = 0.99
   drop_rate: float = 0.0
+  drop_path_rate: float = 0.0  # linearly increasing over the layers
   dtype: jnp.dtype = jnp.float32
 
   @nn.compact
@@ -103,9 +112,10 @@ class Tnn(nn.Module):
       raise ValueError(f"tokens must be int (batch, length), got shape {tokens.shape}")
     x = nn.Embed(self.vocab_size, self.dim, embedding_init=nn.initializers.normal(self.dim ** -0.5),
                  name="embed")(tokens).astype(self.dtype)
-    for i in range(self.depth):
+    x = nn.Dropout(self.drop_rate)(x, deterministic=not train)
+    for i, rate in enumerate(np.linspace(0.0, self.drop_path_rate, self.depth)):
       x = TnnLayer(self.dim, self.num_heads, self.rpe_dim, self.rpe_layers, self.glu_dim, self.expand_ratio,
-                   self.causal, self.decay, self.drop_rate, self.dtype, name=f"layers_{i}")(x, train)
+                   self.causal, self.decay, self.drop_rate, float(rate), self.dtype, name=f"layers_{i}")(x, train)
     x = simple_rms_norm(x)
     return nn.Dense(self.vocab_size, use_bias=False, dtype=self.dtype, name="head")(x).astype(jnp.float32)
 

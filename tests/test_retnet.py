@@ -52,6 +52,18 @@ def test_three_forms_agree_on_outputs_and_state(chunk_size):
     np.testing.assert_allclose(state, s_par, **TOL, err_msg=f"{name} final state differs from the parallel form")
 
 
+def test_three_forms_agree_on_gradients():
+  q, k, v = _qkv()
+  gamma = jnp.asarray(retention_decays(3), jnp.float32)
+  forms = {"parallel": retention_parallel, "recurrent": retention_recurrent,
+           "chunkwise(4)": functools.partial(retention_chunkwise, chunk_size=4)}
+  grads = {name: jax.grad(lambda q, k, v: jnp.sum(jnp.sin(form(q, k, v, gamma)[0])), argnums=(0, 1, 2))(q, k, v)
+           for name, form in forms.items()}
+  for name in ("recurrent", "chunkwise(4)"):
+    for g, ref, arg in zip(grads[name], grads["parallel"], "qkv"):
+      np.testing.assert_allclose(g, ref, **TOL, err_msg=f"d/d{arg} of the {name} form != the parallel form's")
+
+
 def test_incoming_state_continues_the_sequence():
   q, k, v = _qkv(length=12)
   gamma = jnp.asarray(retention_decays(3), jnp.float32)

@@ -74,19 +74,17 @@ class Tno(nn.Module):
   causal: bool = True
   decay: float | None = 0.99
   activation: str = "relu"
-  dtype: jnp.dtype = jnp.float32
 
   @nn.compact
   def __call__(self, x):
     n = x.shape[-2]
-    rpe = Rpe(self.rpe_dim, self.channels, self.rpe_layers, self.activation, self.dtype, name="rpe")
+    # The RPE stays in float32 whatever x's dtype: bfloat16 cannot even represent indices past 256 exactly.
+    rpe = Rpe(self.rpe_dim, self.channels, self.rpe_layers, self.activation, jnp.float32, name="rpe")
     k = np.arange(1, n, dtype=np.float32)
     index = np.concatenate([[0.0], k] + ([] if self.causal else [-k]))
-    coef = rpe(jnp.asarray(index))
-    zero, pos, neg = coef[:1], coef[1:n], coef[n:]
+    coef = rpe(jnp.asarray(index))  # t_0, t_1..t_{n-1}[, t_-1..t_-(n-1)]
     if self.decay is not None:
-      damp = jnp.asarray(self.decay ** k, coef.dtype)[:, None]  # lambda^|k|, k = 1..n-1
-      pos = pos * damp
-      neg = neg * damp if not self.causal else neg
-    t_nonneg = jnp.concatenate([zero, pos], axis=0)
-    return toeplitz_product(x, t_nonneg, None if self.causal else neg)
+      damp = np.concatenate([[1.0], self.decay ** k] + ([] if self.causal else [self.decay ** k]))
+      coef = coef * jnp.asarray(damp, jnp.float32)[:, None]  # lambda^|k|
+    t_neg = None if self.causal else coef[n:]
+    return toeplitz_product(x, coef[:n], t_neg)
