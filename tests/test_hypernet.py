@@ -37,7 +37,8 @@ def test_hypernetwork_count_formula(z_dim, d, n_in, n_out, f):
   hyper = HyperNetwork(z_dim, d, n_in, n_out, f)
   params = jax.eval_shape(hyper.init, jax.random.key(0), jnp.zeros((z_dim,)))["params"]
   expected = n_in * d * (z_dim + 1) + f * n_out * f * (d + 1)
-  assert _count(params) == expected, f"hypernetwork params {_count(params)}, expected N_in d (N_z+1) + f N_out f (d+1) = {expected}"
+  assert _count(params) == expected, \
+      f"hypernetwork params {_count(params)}, expected N_in d (N_z+1) + f N_out f (d+1) = {expected}"
 
 
 @pytest.mark.parametrize("layout", ["paper", "g1910"])

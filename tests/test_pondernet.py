@@ -1,4 +1,5 @@
 """PonderNet: halting distribution, prior and KL options, sampled halting, the model, the parity task."""
+import flax
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -109,6 +110,8 @@ def test_model_outputs_and_scan_equals_unrolled_loop():
   assert out["logits"].shape == (5, 3) and out["lambdas"].shape == (5, 3), "expected (N, B) outputs"
   np.testing.assert_array_equal(out["lambdas"][-1], 1.0, err_msg="lambda_N must be 1")
   np.testing.assert_allclose(out["p"].sum(0), 1.0, rtol=1e-5, err_msg="p sums to 1")
+  with pytest.raises(flax.errors.InvalidRngError, match="dropout"):
+    model.apply(variables, x, sample_halting=True)  # the draws use the 'dropout' stream
   index = np.asarray(out["halt_step"]) - 1
   np.testing.assert_allclose(out["halted_logits"], np.asarray(out["logits"])[index, np.arange(3)],
                              err_msg="halted_logits are the logits of the halting step")
@@ -129,7 +132,7 @@ def test_parity_batch_is_the_task():
   assert x.shape == (2000, 8) and y.shape == (2000,), "shapes (batch, n_elems), (batch,)"
   assert set(np.unique(x)) <= {-1.0, 0.0, 1.0}, "entries in {-1, 0, 1}"
   nonzero = (x != 0).sum(1)
-  assert nonzero.min() == 1 and nonzero.max() == 8, f"nonzero counts span 1..8, got {nonzero.min()}..{nonzero.max()}"
+  assert (nonzero.min(), nonzero.max()) == (1, 8), f"nonzero counts span 1..8, got {nonzero.min()}..{nonzero.max()}"
   np.testing.assert_array_equal(y, (x == 1).sum(1) % 2, err_msg="label = parity of the number of +1s")
   assert 0.4 < y.mean() < 0.6, f"labels balanced, mean {y.mean()}"
 
