@@ -37,7 +37,8 @@ def test_hypernetwork_count_formula(z_dim, d, n_in, n_out, f):
   hyper = HyperNetwork(z_dim, d, n_in, n_out, f)
   params = jax.eval_shape(hyper.init, jax.random.key(0), jnp.zeros((z_dim,)))["params"]
   expected = n_in * d * (z_dim + 1) + f * n_out * f * (d + 1)
-  assert _count(params) == expected, f"hypernetwork params {_count(params)}, expected N_in d (N_z+1) + f N_out f (d+1) = {expected}"
+  assert _count(params) == expected, \
+      f"hypernetwork params {_count(params)}, expected N_in d (N_z+1) + f N_out f (d+1) = {expected}"
 
 
 @pytest.mark.parametrize("layout", ["paper", "g1910"])
@@ -90,12 +91,12 @@ def test_generated_kernel_shapes(abstract_variables):
 def test_tiny_forward_logits_and_batch_stats():
   model = HyperResNet(stage_widths=(16, 32), blocks_per_stage=1, num_classes=10, z_dim=8, hidden_dim=8)
   x = jax.random.normal(jax.random.key(1), (2, 8, 8, 3))
-  variables = model.init(jax.random.key(0), x)
+  variables = jax.jit(model.init)(jax.random.key(0), x)
   logits, state = jax.jit(lambda v, x: model.apply(v, x, train=True, mutable=["batch_stats"]))(variables, x)
   assert logits.shape == (2, 10), f"logits {logits.shape}, expected (2, 10)"
   assert np.all(np.isfinite(logits)), "non-finite logits"
   assert "block_1" in state["batch_stats"], "BatchNorm statistics of block_1 missing from batch_stats"
-  features = model.apply(variables, x, return_features=True)
+  features = jax.eval_shape(lambda v, x: model.apply(v, x, return_features=True), variables, x)
   assert [s.shape for s in features["stages"]] == [(2, 8, 8, 16), (2, 4, 4, 32)], "stage shapes"
   assert features["pre_logits"].shape == (2, 32), "pre_logits shape"
 
@@ -106,3 +107,40 @@ def test_bad_layout_and_channels_raise():
   hyper = HyperNetwork()
   with pytest.raises(ValueError, match="multiples of 16"):
     GeneratedKernel(hyper, in_channels=24, out_channels=16).init(jax.random.key(0))
+
+
+# --- Dynamic hypernetwork: HyperLSTM (archs/hyper_lstm.py) ---
+
+def _hyper_lstm_formula(vocab, hidden, hyper, n_z):
+  """labml HyperLSTMCell(input = hidden) inside embedding -> cell -> linear, parameter by parameter."""
+  inner = hyper * 4 * hyper + 4 * hyper + (2 * hidden) * 4 * hyper + 4 * 2 * hyper + 2 * hyper  # LN-LSTM
+  z = 2 * (hyper * 4 * n_z + 4 * n_z) + hyper * 4 * n_z  # z_h, z_x with bias; z_b without
+  d = 2 * 4 * n_z * hidden + 4 * (n_z * hidden + hidden)  # d_h, d_x without bias; d_b with
+  main = 4 * hidden * hidden + 4 * hidden * hidden + 4 * 2 * hidden + 2 * hidden  # w_h, w_x, gate LNs, cell LN
+  return inner + z + d + main + vocab * hidden + hidden * vocab + vocab
+
+
+@pytest.mark.parametrize("name", ["hyper_lstm_tiny", "hyper_lstm"])
+def test_hyper_lstm_count_matches_labml_formula(name):
+  model = archs.create_model(name)
+  params = jax.eval_shape(model.init, jax.random.key(0), jnp.zeros((1, 3), jnp.int32))["params"]
+  expected = _hyper_lstm_formula(model.vocab_size, model.hidden_size, model.hyper_size, model.n_z)
+  assert _count(params) == expected, f"{name}: {_count(params)} params, expected {expected} (labml layout)"
+
+
+def test_hyper_lstm_is_a_causal_language_model():
+  from archs.hyper_lstm import HyperLSTMLM
+  model = HyperLSTMLM(vocab_size=11, hidden_size=8, hyper_size=4, n_z=3, num_layers=2)
+  tokens = jax.random.randint(jax.random.key(0), (2, 6), 0, 11)
+  variables = jax.jit(model.init)(jax.random.key(1), tokens)
+  # labml starts W_h, W_x at zero; perturb them so every path of the cell is exercised.
+  variables = jax.tree_util.tree_map_with_path(
+      lambda path, v: v + 0.3 if getattr(path[-1], "key", "") in ("w_h", "w_x") else v, variables)
+  apply = jax.jit(model.apply)
+  logits = apply(variables, tokens)
+  assert logits.shape == (2, 6, 11), f"logits {logits.shape}, expected (B, L, vocab) = (2, 6, 11)"
+  changed = apply(variables, tokens.at[:, 4].set((tokens[:, 4] + 1) % 11))
+  np.testing.assert_allclose(changed[:, :4], logits[:, :4], rtol=1e-6, err_msg="logits before t depend on token t")
+  assert not np.allclose(changed[:, 4:], logits[:, 4:]), "logits from t on should depend on token t"
+  with pytest.raises(ValueError, match="tokens"):
+    model.apply(variables, tokens[0])

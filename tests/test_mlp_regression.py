@@ -73,8 +73,8 @@ def test_linear_regression_recovers_least_squares():
 
 def test_output_shapes_and_counts():
   x = jnp.zeros((2, 4, 4, 1))  # trailing axes are flattened: 16 features
-  shapes = {name: jax.eval_shape(lambda x, m=archs.create_model(name): m.init_with_output(
-      jax.random.key(0), x), x) for name in ["linear_regression", "logistic_regression", "softmax_regression", "mlp"]}
+  names = ["linear_regression", "logistic_regression", "softmax_regression", "mlp"]
+  shapes = {name: jax.eval_shape(archs.create_model(name).init_with_output, jax.random.key(0), x) for name in names}
   assert shapes["linear_regression"][0].shape == (2, 1), "linear_regression -> (B, 1)"
   assert shapes["logistic_regression"][0].shape == (2,), "logistic_regression -> (B,) logits"
   assert shapes["softmax_regression"][0].shape == (2, 10), "softmax_regression -> (B, 10)"
