@@ -23,7 +23,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from archs.layers.activations import get_activation, swish
+from archs.layers.activations import swish
+from archs.layers.ffn import FeedForward
 from archs.layers.drop_path import DropPath
 from archs.layers.retention import MODES, retention, retention_decays, rotate
 from archs.registry import register_model
@@ -85,18 +86,12 @@ class MultiScaleRetention(nn.Module):
     return out, state
 
 
-class _GLU(nn.Module):
-  """torchscale GLU: fc2(act(fc1 x) * gate x), no biases. (Local until the shared archs/layers/ffn.py lands.)"""
-  hidden_dim: int
-  activation: str = "gelu"
-  dtype: jnp.dtype = jnp.float32
-
-  @nn.compact
-  def __call__(self, x):
-    dense = functools.partial(nn.Dense, use_bias=False, dtype=self.dtype, kernel_init=_TORCH_LINEAR_INIT)
-    act = get_activation(self.activation)
-    hidden = act(dense(self.hidden_dim, name="fc1")(x)) * dense(self.hidden_dim, name="gate")(x)
-    return dense(x.shape[-1], name="fc2")(hidden)
+def _gated_ffn_kind(activation: str) -> str:
+  """torchscale's GLU fc2(act(fc1 x) * gate x) is the shared gated FFN: GEGLU for gelu, SwiGLU for silu/swish."""
+  kinds = {"gelu": "geglu", "silu": "swiglu", "swish": "swiglu"}
+  if activation not in kinds:
+    raise ValueError(f"unknown RetNet activation {activation!r}; accepted: {', '.join(kinds)}")
+  return kinds[activation]
 
 
 class RetNetBlock(nn.Module):
@@ -124,7 +119,8 @@ class RetNetBlock(nn.Module):
       return x + DropPath(self.drop_path_rate)(y, train)
 
     x = residual(x, y)
-    y = _GLU(self.ffn_dim, self.activation, self.dtype, name="ffn")(norm(name="ffn_norm")(x))
+    y = FeedForward(self.ffn_dim, kind=_gated_ffn_kind(self.activation), use_bias=False,
+                    kernel_init=_TORCH_LINEAR_INIT, dtype=self.dtype, name="ffn")(norm(name="ffn_norm")(x))
     return residual(x, y), state
 
 

@@ -14,6 +14,7 @@ import numpy as np
 
 from archs.layers.activations import get_activation
 from archs.layers.drop_path import DropPath
+from archs.layers.ffn import FeedForward
 from archs.layers.toeplitz import Tno, simple_rms_norm
 from archs.registry import register_model
 
@@ -46,19 +47,6 @@ class Gtu(nn.Module):
     return _dense(self.dim, dtype=self.dtype, name="o")(u * v)
 
 
-class _GLU(nn.Module):
-  """tnn-pytorch GLU: l3(act(l1 x) * l2 x), with biases. (Local until the shared archs/layers/ffn.py lands.)"""
-  hidden_dim: int
-  activation: str = "silu"
-  dtype: jnp.dtype = jnp.float32
-
-  @nn.compact
-  def __call__(self, x):
-    dense = functools.partial(_dense, dtype=self.dtype)
-    gate = get_activation(self.activation)(dense(self.hidden_dim, name="l1")(x))
-    return dense(x.shape[-1], name="l3")(gate * dense(self.hidden_dim, name="l2")(x))
-
-
 class TnnLayer(nn.Module):
   """x + GTU(SimpleRMSNorm(x)); x + GLU(SimpleRMSNorm(x))."""
   dim: int
@@ -82,7 +70,9 @@ class TnnLayer(nn.Module):
     y = Gtu(self.dim, self.num_heads, self.expand_ratio, self.rpe_dim, self.rpe_layers, self.causal, self.decay,
             dtype=self.dtype, name="token_mixer")(simple_rms_norm(x))
     x = residual(x, y)
-    y = _GLU(self.glu_dim, dtype=self.dtype, name="feature_mixer")(simple_rms_norm(x))
+    # tnn-pytorch's GLU l3(SiLU(l1 x) * l2 x), with biases, is the shared SwiGLU FFN.
+    y = FeedForward(self.glu_dim, kind="swiglu", kernel_init=_TORCH_LINEAR_INIT, dtype=self.dtype,
+                    name="feature_mixer")(simple_rms_norm(x))
     return residual(x, y)
 
 
