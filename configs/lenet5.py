@@ -7,6 +7,7 @@ from train import defaults
 
 
 def get_config(arg=None):
+  defaults.check_preset(arg, (None, "relu"))
   c = defaults.base_config()
   c.model = "lenet5"
   c.dataset = "digits"
