@@ -1,7 +1,7 @@
 """Run logs: DIR/metrics.jsonl (one JSON object per event), TensorBoard events, a progress line on stderr.
 
-Only process 0 writes. After a resume, lines of metrics.jsonl past the restored step are dropped, so a
-restarted run never duplicates an event.
+Only process 0 writes. After a resume, events of metrics.jsonl past the restored step (and the summary of a
+finished run that is restarted) are dropped, so a restarted run never duplicates an event.
 """
 from __future__ import annotations
 
@@ -27,7 +27,8 @@ class Logger:
     if not os.path.exists(self.path):
       return
     with open(self.path) as f:
-      lines = [l for l in f if l.strip() and json.loads(l).get("step", 0) <= restored_step]
+      events = [json.loads(l) for l in f if l.strip()]
+    lines = [json.dumps(e) + "\n" for e in events if e["step"] <= restored_step and e["kind"] != "summary"]
     with open(self.path, "w") as f:
       f.writelines(lines)
 
