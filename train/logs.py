@@ -26,8 +26,13 @@ class Logger:
   def _truncate(self, restored_step: int) -> None:
     if not os.path.exists(self.path):
       return
+    events = []
     with open(self.path) as f:
-      events = [json.loads(l) for l in f if l.strip()]
+      for line in f:
+        try:
+          events.append(json.loads(line))
+        except json.JSONDecodeError:  # a line cut short by a kill
+          pass
     lines = [json.dumps(e) + "\n" for e in events if e["step"] <= restored_step and e["kind"] != "summary"]
     with open(self.path, "w") as f:
       f.writelines(lines)
