@@ -65,3 +65,20 @@ def test_sigkill_and_restart_equals_uninterrupted(tmp_path):
   straight_keys = [(e["kind"], e["step"]) for e in map(json.loads, (unbroken / "metrics.jsonl").read_text().splitlines())]
   assert keys == straight_keys, "the resumed run should log the same events as the unbroken run"
   assert len(_saved_steps(killed)) <= 2, "keep_checkpoints=2"
+
+
+def test_partial_save_left_by_a_kill_is_ignored(tmp_path):
+  from train import checkpoint, step as step_lib
+  state = step_lib.TrainState(step=jax.numpy.int32(3), params={"w": jax.numpy.ones((2, 2))}, model_state={},
+                              opt_state=(), ema_params=None, rng=jax.random.PRNGKey(0))
+  ckpts = checkpoint.Checkpoints(str(tmp_path), keep=2)
+  ckpts.save(state)
+  partial = tmp_path / "checkpoints" / "7.orbax-checkpoint-tmp-1700000000" / "default"
+  partial.mkdir(parents=True)
+  (partial / "garbage").write_text("cut short by SIGKILL")
+  ckpts.close()
+  again = checkpoint.Checkpoints(str(tmp_path), keep=2)
+  assert again.latest_step() == 3, "an unfinished (temporary) save must not count as a checkpoint"
+  restored = again.restore(jax.eval_shape(lambda: state))
+  np.testing.assert_array_equal(restored.params["w"], np.ones((2, 2)))
+  assert int(restored.step) == 3 and restored.ema_params is None

@@ -38,7 +38,8 @@ def base_config() -> ml_collections.ConfigDict:
   c.distributed = False                          # call jax.distributed.initialize() (also if JAX_COORDINATOR_ADDRESS)
   # Optimizer.
   c.optimizer = ml_collections.ConfigDict(dict(
-      name="momentum", momentum=0.9, b1=0.9, b2=0.999, eps=1e-8, decay=0.9, initial_accumulator_value=0.1))
+      name="momentum", momentum=0.9, b1=0.9,  # momentum: momentum, nesterov and rmsprop (0 = none)
+      b2=0.999, eps=1e-8, decay=0.9, initial_accumulator_value=0.1))
   c.learning_rate = 0.1
   c.schedule = ml_collections.ConfigDict(dict(
       name="cosine", warmup_epochs=0.0, min_lr=0.0, boundaries_epochs=(30, 60, 80), decay_factor=0.1))
