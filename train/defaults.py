@@ -37,9 +37,9 @@ def base_config() -> ml_collections.ConfigDict:
   c.num_devices = 0                              # 0 = all local devices
   c.distributed = False                          # call jax.distributed.initialize() (also if JAX_COORDINATOR_ADDRESS)
   # Optimizer.
+  # `momentum` is used by momentum, nesterov and rmsprop (0 = none); b1, b2, eps by the Adam family.
   c.optimizer = ml_collections.ConfigDict(dict(
-      name="momentum", momentum=0.9, b1=0.9,  # momentum: momentum, nesterov and rmsprop (0 = none)
-      b2=0.999, eps=1e-8, decay=0.9, initial_accumulator_value=0.1))
+      name="momentum", momentum=0.9, b1=0.9, b2=0.999, eps=1e-8, decay=0.9, initial_accumulator_value=0.1))
   c.learning_rate = 0.1
   c.schedule = ml_collections.ConfigDict(dict(
       name="cosine", warmup_epochs=0.0, min_lr=0.0, boundaries_epochs=(30, 60, 80), decay_factor=0.1))
