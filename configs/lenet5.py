@@ -7,11 +7,12 @@ from train import defaults
 
 
 def get_config(arg=None):
+  defaults.check_preset(arg, (None, "relu"))
   c = defaults.base_config()
   c.model = "lenet5"
   c.dataset = "digits"
   c.image_size, c.image_channels = 32, 1
-  c.num_epochs = 15
+  c.num_epochs = 10
   c.batch_size = 64
   c.steps_per_call = 11            # 1437 // 64 = 22 steps per epoch
   c.optimizer.name = "momentum"
@@ -20,7 +21,7 @@ def get_config(arg=None):
   c.schedule.name = "cosine"
   c.weight_decay = 5e-4
   c.log_every_steps = 22
-  c.checkpoint_every_steps = 110
+  c.checkpoint_every_steps = 110  # every 5 epochs, and at the end
   c.model_kwargs = {"activation": "scaled_tanh", "pool": "avg"}
   if arg == "relu":
     c.model_kwargs = {"activation": "relu", "pool": "max"}

@@ -22,12 +22,13 @@ def test_lenet5_parameter_count(kwargs):
 def test_lenet5_features_and_input_channels():
   model = archs.create_model("lenet5", num_classes=7)
   x = jnp.ones((2, 32, 32, 3))
-  variables = model.init(jax.random.PRNGKey(0), x)
-  out = model.apply(variables, x, return_features=True)
+  variables = jax.jit(model.init)(jax.random.PRNGKey(0), x)
+  out = jax.jit(lambda v, x: model.apply(v, x, return_features=True))(variables, x)
   assert out["logits"].shape == (2, 7)
   assert out["pre_logits"].shape == (2, 84)
   assert [s.shape for s in out["stages"]] == [(2, 28, 28, 6), (2, 10, 10, 16), (2, 1, 1, 120)]
-  np.testing.assert_allclose(out["logits"], model.apply(variables, x), err_msg="logits differ with features")
+  np.testing.assert_allclose(out["logits"], jax.jit(model.apply)(variables, x), rtol=1e-5, atol=1e-6,
+                             err_msg="logits differ with features")
 
 
 def test_lenet5_scaled_tanh_is_the_papers():

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 
-import jax
 import orbax.checkpoint as ocp
 
 
@@ -44,7 +43,3 @@ def save_variables(path: str, variables) -> None:
 def load_variables(path: str, abstract=None):
   with ocp.StandardCheckpointer() as ckptr:
     return ckptr.restore(os.path.abspath(path), abstract)
-
-
-def host_copy(tree):
-  return jax.device_get(tree)

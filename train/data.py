@@ -120,8 +120,8 @@ class TfdsImages:
 
 def load_tfds(config):
   name = config.dataset.removeprefix("tfds:")
-  train = _tfds_source(name, "train", config.data_dir)
-  test = _tfds_source(name, "test", config.data_dir)
+  train = _tfds_source(name, config.train_split, config.data_dir)
+  test = _tfds_source(name, config.eval_split, config.data_dir)
   import tensorflow_datasets as tfds
   num_classes = config.num_classes or tfds.builder(name, data_dir=config.data_dir or None).info.features[
       "label"].num_classes

@@ -22,6 +22,7 @@ def base_config() -> ml_collections.ConfigDict:
   # Data.
   c.dataset = "digits"                           # digits | synthetic | tfds:<name> (e.g. tfds:cifar10)
   c.data_dir = ""                                # TFDS data_dir ('' = TFDS default)
+  c.train_split, c.eval_split = "train", "test"  # TFDS split names (imagenet2012: validation)
   c.image_size = 32
   c.image_channels = 1                           # 1, or 3 (replicated gray for digits/mnist)
   c.num_classes = 0                              # 0 = from the dataset
@@ -36,6 +37,7 @@ def base_config() -> ml_collections.ConfigDict:
   c.num_devices = 0                              # 0 = all local devices
   c.distributed = False                          # call jax.distributed.initialize() (also if JAX_COORDINATOR_ADDRESS)
   # Optimizer.
+  # `momentum` is used by momentum, nesterov and rmsprop (0 = none); b1, b2, eps by the Adam family.
   c.optimizer = ml_collections.ConfigDict(dict(
       name="momentum", momentum=0.9, b1=0.9, b2=0.999, eps=1e-8, decay=0.9, initial_accumulator_value=0.1))
   c.learning_rate = 0.1
@@ -53,6 +55,12 @@ def base_config() -> ml_collections.ConfigDict:
   c.keep_checkpoints = 2
   c.export_deploy = False                        # save + evaluate archs' deploy form at the end (VanillaNet)
   return c
+
+
+def check_preset(arg, accepted) -> None:
+  """A config's argument (`configs/x.py:arg`) must be one of its presets."""
+  if arg not in accepted:
+    raise errors.unknown("config preset", arg, [a for a in accepted if a is not None] + ["(none)"])
 
 
 def locked(c: ml_collections.ConfigDict) -> ml_collections.ConfigDict:

@@ -1,7 +1,7 @@
 """Run logs: DIR/metrics.jsonl (one JSON object per event), TensorBoard events, a progress line on stderr.
 
-Only process 0 writes. After a resume, lines of metrics.jsonl past the restored step are dropped, so a
-restarted run never duplicates an event.
+Only process 0 writes. After a resume, events of metrics.jsonl past the restored step (and the summary of a
+finished run that is restarted) are dropped, so a restarted run never duplicates an event.
 """
 from __future__ import annotations
 
@@ -26,8 +26,14 @@ class Logger:
   def _truncate(self, restored_step: int) -> None:
     if not os.path.exists(self.path):
       return
+    events = []
     with open(self.path) as f:
-      lines = [l for l in f if l.strip() and json.loads(l).get("step", 0) <= restored_step]
+      for line in f:
+        try:
+          events.append(json.loads(line))
+        except json.JSONDecodeError:  # a line cut short by a kill
+          pass
+    lines = [json.dumps(e) + "\n" for e in events if e["step"] <= restored_step and e["kind"] != "summary"]
     with open(self.path, "w") as f:
       f.writelines(lines)
 

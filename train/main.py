@@ -39,7 +39,14 @@ def parse(argv):
     flags.FLAGS(argv)
     if _WORKDIR.value is None:
       raise errors.UserError("--workdir is required; accepted: a directory path")
-    return _CONFIG.value, _WORKDIR.value
+    config = _CONFIG.value
+    try:
+      config.keys()  # a config file that failed to load raises here
+    except OSError as e:
+      reason = str(e).strip().splitlines()[-1].strip()
+      raise errors.UserError(f"cannot load --config {flags.FLAGS['config'].config_filename!r}: {reason}; "
+                             f"accepted: a Python file with get_config(arg=None)") from None
+    return config, _WORKDIR.value
   except (flags.Error, AttributeError, KeyError, TypeError, ValueError, OSError) as e:
     if isinstance(e, errors.UserError):
       raise

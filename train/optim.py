@@ -53,7 +53,7 @@ def make_optimizer(config, steps_per_epoch: int) -> tuple[optax.GradientTransfor
         "momentum": lambda: optax.sgd(lr, momentum=o.momentum),
         "nesterov": lambda: optax.sgd(lr, momentum=o.momentum, nesterov=True),
         "adagrad": lambda: optax.adagrad(lr, initial_accumulator_value=o.initial_accumulator_value, eps=o.eps),
-        "rmsprop": lambda: optax.rmsprop(lr, decay=o.decay, eps=o.eps, momentum=o.momentum or None),
+        "rmsprop": lambda: optax.rmsprop(lr, decay=o.decay, eps=o.eps, momentum=o.momentum or None),  # TF-style, with momentum
         "adam": lambda: optax.adam(lr, b1=o.b1, b2=o.b2, eps=o.eps),
     }[o.name]())
   return optax.chain(*chain), lr

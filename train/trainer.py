@@ -132,6 +132,7 @@ def train_and_evaluate(config, workdir: str) -> dict:
     epoch_end = step % steps_per_epoch == 0
     save_now = _crossed(step, k, config.checkpoint_every_steps) or step == total_steps
     if _crossed(step, k, config.log_every_steps) or epoch_end or save_now:
+      jax.block_until_ready(metrics)  # device time is train time; what follows (logs, eval, saves) is not
       t0 = time.perf_counter()
       train_metrics = _flush(task, pending)  # raises DivergedError before anything is saved
       pending = []

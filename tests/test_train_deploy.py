@@ -1,0 +1,85 @@
+"""Deploy export (archs.get_to_deploy), EMA evaluation and the shipped configs."""
+import importlib.util
+import json
+import os
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+import numpy as np
+import orbax.checkpoint as ocp
+import pytest
+
+import archs
+from train import defaults, optim, step as step_lib, tasks, trainer
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+class TinyRep(nn.Module):
+  """Train form: two parallel linear branches, summed (a RepVGG-style block); deploy form: one merged Dense."""
+  num_classes: int = 10
+  deploy: bool = False
+  dtype: jnp.dtype = jnp.float32
+
+  @nn.compact
+  def __call__(self, x, train: bool = False):
+    h = x.reshape(x.shape[0], -1)
+    if self.deploy:
+      return nn.Dense(self.num_classes, name="merged")(h)
+    return nn.Dense(self.num_classes, name="a")(h) + nn.Dense(self.num_classes, name="b")(h)
+
+
+def tiny_rep_to_deploy(variables):
+  p = variables["params"]
+  return {"params": {"merged": jax.tree.map(lambda a, b: a + b, p["a"], p["b"])}}
+
+
+archs.register_model(TinyRep, name="_test_tiny_rep", to_deploy=tiny_rep_to_deploy)
+
+
+def test_export_deploy_evaluates_and_saves(tmp_path):
+  c = defaults.base_config()
+  c.model, c.dataset, c.image_size, c.synthetic_examples = "_test_tiny_rep", "synthetic", 8, 64
+  c.batch_size, c.num_epochs, c.num_devices, c.export_deploy, c.ema_decay = 16, 2, 2, True, 0.9
+  summary = trainer.train_and_evaluate(c, str(tmp_path))
+  assert summary["deploy_eval_accuracy"] == pytest.approx(summary["eval_accuracy"]), \
+      "the merged deploy form computes the same function: same accuracy"
+  assert summary["deploy_eval_loss"] == pytest.approx(summary["eval_loss"], rel=1e-5)
+  saved = ocp.StandardCheckpointer().restore(str(tmp_path / "deploy"))
+  assert saved["params"]["merged"]["kernel"].shape == (64, 10)
+  assert json.loads((tmp_path / "summary.json").read_text())["deploy_eval_accuracy"] == summary["deploy_eval_accuracy"]
+  events = [json.loads(l) for l in (tmp_path / "metrics.jsonl").read_text().splitlines()]
+  assert [e["step"] for e in events if e["kind"] == "eval"] == [4, 8], "one evaluation per epoch (4 steps each)"
+  assert list((tmp_path / "tensorboard").glob("events.out.tfevents.*")), "TensorBoard event file expected"
+
+
+def test_ema_is_the_moving_average_of_params():
+  c = defaults.base_config()
+  c.optimizer.name, c.learning_rate = "sgd", 0.5
+  model, task = archs.create_model("_test_tiny_rep"), tasks.ClassificationTask()
+  tx, _ = optim.make_optimizer(c, 1)
+  rng = np.random.default_rng(0)
+  batch = {"image": rng.standard_normal((1, 1, 4, 8, 8, 1), np.float32), "label": np.zeros((1, 1, 4), np.int32)}
+  state = step_lib.init_state(task, model, tx, jax.tree.map(lambda x: x[0, 0, :1], batch), {}, 0, ema=True)
+  p0 = jax.device_get(state.params)
+  p_train = step_lib.make_train_step(task, model, tx, ema_decay=0.75, devices=jax.local_devices()[:1])
+  state, _ = p_train(step_lib.replicate(state, jax.local_devices()[:1]), batch, {})
+  for e, a, b in zip(jax.tree.leaves(state.ema_params), jax.tree.leaves(p0), jax.tree.leaves(state.params)):
+    np.testing.assert_allclose(e, 0.75 * a + 0.25 * np.asarray(b), rtol=1e-6, err_msg="ema = d ema + (1-d) params")
+  assert state.eval_variables()["params"] is state.ema_params, "evaluation uses the EMA parameters"
+
+
+@pytest.mark.parametrize("name,presets", [("lenet5", [None, "relu"]), ("resnet50", [None, "imagenet"]),
+                                          ("convnext", [None, "imagenet"])])
+def test_configs_are_valid(name, presets):
+  spec = importlib.util.spec_from_file_location(name, os.path.join(ROOT, "configs", f"{name}.py"))
+  module = importlib.util.module_from_spec(spec)
+  spec.loader.exec_module(module)
+  for preset in presets:
+    config = module.get_config(preset)
+    defaults.check_keys(config)
+    assert config.optimizer.name in optim.OPTIMIZERS and config.schedule.name in optim.SCHEDULES
+    assert config.batch_size % 8 == 0, "global batch divisible by 8 devices"
+    with pytest.raises(AttributeError):
+      config.not_a_key = 1  # locked

@@ -1,0 +1,45 @@
+"""Each user error: exit status 2, ONE line on stderr naming the bad value (and what is accepted), no traceback."""
+import os
+import subprocess
+import sys
+
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+CASES = {  # override -> text the one-line message must contain
+    "--config.model=lenet6": "'lenet6'",
+    "--config.dataset=nosuchdata": "'nosuchdata'",
+    "--config.optimizer.name=adamm": "'adamm'",
+    "--config.schedule.name=linear": "'linear'",
+    "--config.zzz=1": "'zzz'",
+    "--config.optimizer.zz=1": "'optimizer.zz'",
+    "--config.dtype=float16": "'float16'",
+    "--config.batch_size=30": "batch_size=30",          # 8 devices in tests
+    "--config.image_size=28": "(1, 28, 28, 1)",          # LeNet-5 takes 32x32
+    "--config.learning_rate=nan": "non-finite loss",
+    "--config.export_deploy=True": "'lenet5' has no deploy form",
+}
+
+
+@pytest.mark.parametrize("override", list(CASES))
+def test_user_error_is_one_line_exit_2(override, tmp_path):
+  cmd = [sys.executable, "-m", "train.main", "--config", "configs/lenet5.py", "--workdir", str(tmp_path),
+         "--config.num_epochs=1", "--config.batch_size=64", "--config.num_devices=0", override]
+  done = subprocess.run(cmd, cwd=ROOT, env={**os.environ, "JAX_PLATFORMS": "cpu"}, capture_output=True, text=True,
+                        timeout=300)
+  lines = [l for l in done.stderr.splitlines() if l.startswith("error:")]
+  assert done.returncode == 2, f"{override}: expected exit status 2, got {done.returncode}: {done.stderr[-1500:]}"
+  assert "Traceback" not in done.stderr, f"{override}: a user error must not show a traceback"
+  assert len(lines) == 1 and CASES[override] in lines[0], f"{override}: expected one error line naming " \
+                                                          f"{CASES[override]}, got {done.stderr[-800:]}"
+  if override == "--config.learning_rate=nan":
+    assert "step 2" in lines[0], "the first step updates with lr=nan, so the loss of step 2 is nan"
+    assert not os.path.isdir(tmp_path / "checkpoints") or not os.listdir(tmp_path / "checkpoints"), \
+        "a diverged run must not save its state"
+
+
+def test_missing_config_file(tmp_path):
+  cmd = [sys.executable, "-m", "train.main", "--config", "configs/nosuch.py", "--workdir", str(tmp_path)]
+  done = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=120)
+  assert done.returncode == 2 and "Traceback" not in done.stderr and "nosuch.py" in done.stderr, done.stderr[-800:]
