@@ -96,3 +96,27 @@ def test_densenet_small_config_training_and_channel_growth():
   # 8 + 2*4 = 16 -> transition (compression 0.5) 8 -> 8 + 3*4 = 20.
   assert [s.shape[1:] for s in out["stages"]] == [(8, 8, 16), (4, 4, 20)]
   assert out["logits"].shape == (2, 3)
+
+
+def conv_dense_macs(model, size=224):
+  """Multiply-accumulates of every conv and dense layer: output positions x kernel size (eval_shape only)."""
+  x = jnp.zeros((1, size, size, 3))
+
+  def run():
+    variables = model.init(KEY, x)
+    return variables, model.apply(variables, x, capture_intermediates=True, mutable=["intermediates"])[1]
+  variables, captured = jax.eval_shape(run)
+  outputs = flax.traverse_util.flatten_dict(captured["intermediates"])
+  total = 0
+  for path, kernel in flax.traverse_util.flatten_dict(variables["params"]).items():
+    if path[-1] == "kernel":
+      out = outputs[path[:-1] + ("__call__",)][0]
+      total += math.prod(out.shape[1:-1]) * math.prod(kernel.shape)
+  return total
+
+
+@pytest.mark.parametrize("name,want_millions", [("mobilenet_v1_100", 568.7), ("vgg16", 15_470.3)])
+def test_macs_match_references(name, want_millions):
+  """ARCHITECTURES.md: MobileNet v1 568.7M MACs; timm/fvcore vgg16 15.47 GMACs."""
+  got = conv_dense_macs(archs.create_model(name)) / 1e6
+  assert round(got, 1) == want_millions, f"{name}: expected {want_millions}M MACs, got {got:.2f}M"
