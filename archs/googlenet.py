@@ -110,7 +110,8 @@ class GoogLeNet(nn.Module):
       x = inception(INCEPTION_WIDTHS[block], name=f"inception{block}")(x, train)
       if run_aux and block in ("4a", "4d"):
         aux_name = "aux1" if block == "4a" else "aux2"
-        aux = InceptionAux(self.num_classes, self.paper, self.aux_drop_rate, self.dtype, name=aux_name)(x, train)
+        aux = InceptionAux(self.num_classes, self.paper, self.aux_drop_rate, self.dtype,
+                           name=f"{aux_name}_head")(x, train)
         if train and not self.is_initializing():
           self.sow("aux_logits", aux_name, aux)
     stages.append(x)
