@@ -1,7 +1,5 @@
 """Deploy export (archs.get_to_deploy), EMA evaluation and the shipped configs."""
-import importlib.util
 import json
-import os
 
 import flax.linen as nn
 import jax
@@ -13,7 +11,6 @@ import pytest
 import archs
 from train import defaults, optim, step as step_lib, tasks, trainer
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 class TinyRep(nn.Module):
@@ -68,18 +65,3 @@ def test_ema_is_the_moving_average_of_params():
   for e, a, b in zip(jax.tree.leaves(state.ema_params), jax.tree.leaves(p0), jax.tree.leaves(state.params)):
     np.testing.assert_allclose(e, 0.75 * a + 0.25 * np.asarray(b), rtol=1e-6, err_msg="ema = d ema + (1-d) params")
   assert state.eval_variables()["params"] is state.ema_params, "evaluation uses the EMA parameters"
-
-
-@pytest.mark.parametrize("name,presets", [("lenet5", [None, "relu"]), ("resnet50", [None, "imagenet"]),
-                                          ("convnext", [None, "imagenet"])])
-def test_configs_are_valid(name, presets):
-  spec = importlib.util.spec_from_file_location(name, os.path.join(ROOT, "configs", f"{name}.py"))
-  module = importlib.util.module_from_spec(spec)
-  spec.loader.exec_module(module)
-  for preset in presets:
-    config = module.get_config(preset)
-    defaults.check_keys(config)
-    assert config.optimizer.name in optim.OPTIMIZERS and config.schedule.name in optim.SCHEDULES
-    assert config.batch_size % 8 == 0, "global batch divisible by 8 devices"
-    with pytest.raises(AttributeError):
-      config.not_a_key = 1  # locked
