@@ -1,4 +1,4 @@
-"""Deploy export (archs.get_to_deploy), EMA evaluation and the shipped configs."""
+"""Deploy export (archs.get_to_deploy), and EMA evaluation."""
 import json
 
 import flax.linen as nn
@@ -10,7 +10,6 @@ import pytest
 
 import archs
 from train import defaults, optim, step as step_lib, tasks, trainer
-
 
 
 class TinyRep(nn.Module):
