@@ -139,3 +139,13 @@ def test_every_parameter_receives_gradient():
 def test_mismatched_depths_and_dims_rejected():
   with pytest.raises(ValueError, match="one dim per stage"):
     ConvNeXt(depths=(1, 1), dims=(8,)).init(jax.random.key(0), jnp.zeros((1, 16, 16, 3)))
+
+
+def test_tiny_feature_shapes_at_224():
+  model = archs.create_model("convnext_tiny")
+  x = jax.ShapeDtypeStruct((2, 224, 224, 3), jnp.float32)
+  variables = jax.eval_shape(lambda x: model.init(jax.random.key(0), x), x)
+  out = jax.eval_shape(lambda v, x: model.apply(v, x, return_features=True), variables, x)
+  want = [(2, 56, 56, 96), (2, 28, 28, 192), (2, 14, 14, 384), (2, 7, 7, 768)]
+  assert [s.shape for s in out["stages"]] == want, f"ConvNeXt-T at 224: stage maps {want} expected"
+  assert out["pre_logits"].shape == (2, 768) and out["logits"].shape == (2, 1000), "pre_logits (2, 768)"

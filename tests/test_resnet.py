@@ -307,3 +307,19 @@ def test_bam_product_combination_selectable():
   product = archs.create_model("bam_resnet18", **SMALL, stage_attention=functools.partial(BAM, combine="product"))
   variables = init(summed, x)
   assert not np.allclose(jitted(summed)(variables, x), jitted(product)(variables, x)), "sum and product must differ"
+
+
+@pytest.mark.parametrize("name,channels", [
+    ("resnet50", (256, 512, 1024, 2048)), ("resnet50_blur", (256, 512, 1024, 2048)),
+    ("resnetrs50", (256, 512, 1024, 2048)), ("bam_resnet50", (256, 512, 1024, 2048)),
+    ("preact_resnet34", (64, 128, 256, 512)), ("resnet34_blur", (64, 128, 256, 512))])
+def test_imagenet_feature_shapes_at_224(name, channels):
+  # jax.eval_shape traces without computing: the real 224 x 224 geometry at no cost.
+  model = archs.create_model(name)
+  x = jax.ShapeDtypeStruct((2, 224, 224, 3), jnp.float32)
+  variables = jax.eval_shape(lambda x: model.init(jax.random.key(0), x), x)
+  out = jax.eval_shape(lambda v, x: model.apply(v, x, return_features=True), variables, x)
+  got = [s.shape for s in out["stages"]]
+  want = [(2, size, size, c) for size, c in zip((56, 28, 14, 7), channels)]
+  assert got == want, f"{name} at 224: stage maps {want} expected, got {got}"
+  assert out["logits"].shape == (2, 1000), f"{name}: logits (2, 1000)"
