@@ -97,7 +97,8 @@ def test_logits_and_features_shapes(small):
   assert out["logits"].shape == (2, 7) and out["logits"].dtype == jnp.float32, "logits (B, num_classes) float32"
   assert out["pre_logits"].shape == (2, 32), f"pre_logits (2, 32) expected, got {out['pre_logits'].shape}"
   shapes = [s.shape for s in out["stages"]]
-  assert shapes == [(2, 8, 8, 8), (2, 4, 4, 16), (2, 2, 2, 24), (2, 1, 1, 32)], f"stage maps: stride 4, then /2: {shapes}"
+  want = [(2, 8, 8, 8), (2, 4, 4, 16), (2, 2, 2, 24), (2, 1, 1, 32)]
+  assert shapes == want, f"stage maps (stride 4, then /2) expected {want}, got {shapes}"
 
 
 def test_drop_path_train_vs_eval(small):
@@ -117,7 +118,8 @@ def test_head_init_scale():
   x = jnp.zeros((1, 32, 32, 3))
   base = init(ConvNeXt(**SMALL), x, 5)["params"]["head"]
   scaled = init(ConvNeXt(**SMALL, head_init_scale=1e-3), x, 5)["params"]["head"]
-  np.testing.assert_allclose(scaled["kernel"], 1e-3 * base["kernel"], rtol=1e-6, err_msg="head weight x head_init_scale")
+  np.testing.assert_allclose(scaled["kernel"], 1e-3 * base["kernel"], rtol=1e-6,
+                             err_msg="head weight x head_init_scale")
   assert float(jnp.abs(base["bias"]).max()) == 0.0, "head bias initialises to 0"
   assert 0.015 < float(jnp.std(base["kernel"])) < 0.025, "weights ~ N(0, 0.02^2)"
 

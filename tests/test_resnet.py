@@ -214,7 +214,11 @@ FAMILY_FORWARDS = {  # name -> (overrides for a small net, input size, per-stage
 }
 
 
-@pytest.mark.parametrize("name", sorted(FAMILY_FORWARDS))
+COVERED_BY_RESNETRS = ("resnet50d", "seresnet50")  # deep stem, avg_down, SE: all inside resnetrs50
+
+
+@pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.slow) if n in COVERED_BY_RESNETRS else n
+                                  for n in sorted(FAMILY_FORWARDS)])
 def test_family_forward_and_features(name):
   overrides, size, stages = FAMILY_FORWARDS[name]
   model = archs.create_model(name, **overrides)
@@ -230,8 +234,8 @@ def test_family_forward_and_features(name):
   assert all(jax.tree.leaves(changed)), f"{name}: every BatchNorm must update its statistics in train mode"
 
 
-@pytest.mark.parametrize("name", ["bam_resnet18", "resnetrs50", "resnet50_blur", "preact_resnet50",
-                                  "wide_resnet16_8", "resnet110_stochastic_depth"])
+@pytest.mark.parametrize("name", ["bam_resnet18", "resnetrs50", pytest.param("resnet50_blur", marks=pytest.mark.slow),
+                                  "preact_resnet50", "wide_resnet16_8", "resnet110_stochastic_depth"])
 def test_family_every_parameter_receives_gradient(name):
   overrides, size, _ = FAMILY_FORWARDS[name]
   if name == "resnet110_stochastic_depth":
@@ -253,7 +257,8 @@ def branch_probe(model, train, blocks):
 @pytest.mark.parametrize("name,overrides,blocks", [
     ("resnet18", dict(SMALL, stage_sizes=(1, 1, 1), stochastic_depth="huang", drop_path_rate=0.5),
      ["layer1_0", "layer2_0", "layer3_0"]),
-    ("resnet110_stochastic_depth", dict(depth=20, num_classes=5), [f"layer{i}_{j}" for i in (1, 2, 3) for j in range(3)]),
+    ("resnet110_stochastic_depth", dict(depth=20, num_classes=5),
+     [f"layer{i}_{j}" for i in (1, 2, 3) for j in range(3)]),
 ])
 def test_huang_stochastic_depth(name, overrides, blocks):
   model = archs.create_model(name, **overrides)
@@ -273,14 +278,15 @@ def test_huang_stochastic_depth(name, overrides, blocks):
 
 
 def test_drop_path_mode_per_sample_and_identity_at_eval():
-  model = archs.create_model("resnet18", **dict(SMALL, stage_sizes=(1, 1, 1, 1)), drop_path_rate=0.6)
-  x = jax.random.normal(jax.random.key(4), (8, 16, 16, 3))  # rates linspace(0, 0.6, 4)
+  model = archs.create_model("resnet18", **dict(SMALL, stage_sizes=(1, 1, 1)), drop_path_rate=0.6)
+  x = jax.random.normal(jax.random.key(4), (8, 16, 16, 3))  # rates linspace(0, 0.6, 3)
   variables = init(model, x)
-  for branch, out in branch_probe(model, False, ["layer1_0", "layer2_0", "layer3_0", "layer4_0"])(variables, x):
+  blocks = ["layer1_0", "layer2_0", "layer3_0"]
+  for branch, out in branch_probe(model, False, blocks)(variables, x):
     np.testing.assert_allclose(out, branch, rtol=1e-6, err_msg="DropPath is the identity at eval")
-  per_sample, probe = False, branch_probe(model, True, ["layer1_0", "layer2_0", "layer3_0", "layer4_0"])
+  per_sample, probe = False, branch_probe(model, True, blocks)
   for seed in range(3):
-    for (branch, out), rate in zip(probe(variables, x, seed), [0, 0.2, 0.4, 0.6]):
+    for (branch, out), rate in zip(probe(variables, x, seed), [0, 0.3, 0.6]):
       for b in range(8):
         kept = np.allclose(out[b], branch[b] / (1 - rate), rtol=1e-5, atol=1e-6)
         assert kept or bool(jnp.all(out[b] == 0)), "DropPath keeps a sample scaled by 1/keep or zeroes it"
