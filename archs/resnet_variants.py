@@ -4,9 +4,10 @@
 - SE-ResNet (Hu et al. 2018): SE (reduction 16, biased FCs) on each block's residual before the sum; timm's
   seresnet50 and Cadene's se_resnet50 have the same 28,088,024 params (Cadene strides the first 1x1 conv instead).
 - ResNet-RS (Bello et al. 2021): ResNet-D stem whose max pool is replaced by a 3x3/2 conv, average-pool shortcut,
-  SE with 1/4 of the block's output channels, dropout 0.25 before the classifier and stochastic depth 0.0 for
-  RS-50, as keras.applications.ResNetRS50 and timm's resnetrs50 (35,691,912 params). Not matched: TF's BN momentum
-  0.99 (we keep torch's 0.1) and its zero-initialised last BN gamma (pass zero_init_last=True).
+  SE (biased 1x1 convs) reducing to 1/4 of the block's output channels, dropout 0.25 before the classifier and
+  stochastic depth 0.0 for RS-50: the layout of keras.applications.ResNetRS50 (keras/applications/resnet_rs.py)
+  and timm's resnetrs50; 35,691,912 params [computed]. Not matched: TF's BN momentum and epsilon (we keep
+  torchvision's) and TF's zero-initialised last BN gamma (pass zero_init_last=True).
 - Anti-aliased ResNets (Zhang 2019, adobe/antialiased-cnns): BlurPool(4) at every downsampling; parameter-free.
 - BAM-ResNets (Park et al. 2018, Jongchan/attention-module): BAM after layer1, layer2 and layer3.
 """

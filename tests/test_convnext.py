@@ -25,6 +25,16 @@ def fast_compile():
   jax.config.update("jax_disable_most_optimizations", old)
 
 
+def init(model, x, seed=0):
+  return jax.jit(lambda x: model.init(jax.random.key(seed), x))(x)  # one compile beats eager dispatch
+
+
+def jitted(model, **kwargs):
+  """model.apply under jit with fixed keyword arguments; call as f(variables, x, seed) (seed of 'dropout')."""
+  fn = jax.jit(lambda v, x, key: model.apply(v, x, rngs={"dropout": key}, **kwargs))
+  return lambda variables, x, seed=0: fn(variables, x, jax.random.key(seed))
+
+
 def n_params(tree):
   return sum(int(np.prod(p.shape)) for p in jax.tree.leaves(tree))
 
@@ -78,25 +88,26 @@ def test_block_matches_numpy_reference():
 def small():
   model = ConvNeXt(**SMALL, drop_path_rate=0.6)
   x = jax.random.normal(jax.random.key(3), (2, 32, 32, 3))
-  return model, model.init(jax.random.key(4), x), x
+  return model, init(model, x, 4), x
 
 
 def test_logits_and_features_shapes(small):
   model, variables, x = small
-  out = model.apply(variables, x, return_features=True)
+  out = jitted(model, return_features=True)(variables, x)
   assert out["logits"].shape == (2, 7) and out["logits"].dtype == jnp.float32, "logits (B, num_classes) float32"
   assert out["pre_logits"].shape == (2, 32), f"pre_logits (2, 32) expected, got {out['pre_logits'].shape}"
   shapes = [s.shape for s in out["stages"]]
-  assert shapes == [(2, 8, 8, 8), (2, 4, 4, 16), (2, 2, 2, 24), (2, 1, 1, 32)], f"stage maps: stride 4, then /2: {shapes}"
+  want = [(2, 8, 8, 8), (2, 4, 4, 16), (2, 2, 2, 24), (2, 1, 1, 32)]
+  assert shapes == want, f"stage maps (stride 4, then /2) expected {want}, got {shapes}"
 
 
 def test_drop_path_train_vs_eval(small):
   model, variables, x = small
-  ev = model.apply(variables, x, train=False, return_features=True)
-  ev_no_drop = ConvNeXt(**SMALL).apply(variables, x, train=False)
+  ev = jitted(model, train=False, return_features=True)(variables, x)
+  ev_no_drop = jitted(ConvNeXt(**SMALL), train=False)(variables, x)
   np.testing.assert_allclose(ev["logits"], ev_no_drop, rtol=1e-6, err_msg="drop path is the identity at eval")
-  tr = [model.apply(variables, x, train=True, return_features=True, rngs={"dropout": jax.random.key(s)})
-        for s in range(4)]
+  run = jitted(model, train=True, return_features=True)
+  tr = [run(variables, x, seed) for seed in range(4)]
   # Rates are linspace(0, rate, blocks): the very first block has rate 0, so stage 0 is deterministic.
   for t in tr:
     np.testing.assert_allclose(t["stages"][0], ev["stages"][0], rtol=1e-6, err_msg="first block's rate is 0")
@@ -105,9 +116,10 @@ def test_drop_path_train_vs_eval(small):
 
 def test_head_init_scale():
   x = jnp.zeros((1, 32, 32, 3))
-  base = ConvNeXt(**SMALL).init(jax.random.key(5), x)["params"]["head"]
-  scaled = ConvNeXt(**SMALL, head_init_scale=1e-3).init(jax.random.key(5), x)["params"]["head"]
-  np.testing.assert_allclose(scaled["kernel"], 1e-3 * base["kernel"], rtol=1e-6, err_msg="head weight x head_init_scale")
+  base = init(ConvNeXt(**SMALL), x, 5)["params"]["head"]
+  scaled = init(ConvNeXt(**SMALL, head_init_scale=1e-3), x, 5)["params"]["head"]
+  np.testing.assert_allclose(scaled["kernel"], 1e-3 * base["kernel"], rtol=1e-6,
+                             err_msg="head weight x head_init_scale")
   assert float(jnp.abs(base["bias"]).max()) == 0.0, "head bias initialises to 0"
   assert 0.015 < float(jnp.std(base["kernel"])) < 0.025, "weights ~ N(0, 0.02^2)"
 
@@ -115,13 +127,13 @@ def test_head_init_scale():
 def test_every_parameter_receives_gradient():
   model = ConvNeXt(depths=(1, 1), dims=(8, 16), num_classes=5, drop_path_rate=0.1)
   x = jax.random.normal(jax.random.key(6), (2, 16, 16, 3))
-  params = model.init(jax.random.key(7), x)["params"]
+  params = init(model, x, 7)["params"]
 
   def loss(p):
     logits = model.apply({"params": p}, x, train=True, rngs={"dropout": jax.random.key(8)})
     return jnp.sum(logits * jnp.arange(1, 6))
 
-  flat = jax.tree_util.tree_flatten_with_path(jax.grad(loss)(params))[0]
+  flat = jax.tree_util.tree_flatten_with_path(jax.jit(jax.grad(loss))(params))[0]
   dead = [jax.tree_util.keystr(k) for k, g in flat if not bool(jnp.any(g != 0))]
   assert not dead, f"parameters without gradient: {dead}"
 
@@ -129,3 +141,13 @@ def test_every_parameter_receives_gradient():
 def test_mismatched_depths_and_dims_rejected():
   with pytest.raises(ValueError, match="one dim per stage"):
     ConvNeXt(depths=(1, 1), dims=(8,)).init(jax.random.key(0), jnp.zeros((1, 16, 16, 3)))
+
+
+def test_tiny_feature_shapes_at_224():
+  model = archs.create_model("convnext_tiny")
+  x = jax.ShapeDtypeStruct((2, 224, 224, 3), jnp.float32)
+  variables = jax.eval_shape(lambda x: model.init(jax.random.key(0), x), x)
+  out = jax.eval_shape(lambda v, x: model.apply(v, x, return_features=True), variables, x)
+  want = [(2, 56, 56, 96), (2, 28, 28, 192), (2, 14, 14, 384), (2, 7, 7, 768)]
+  assert [s.shape for s in out["stages"]] == want, f"ConvNeXt-T at 224: stage maps {want} expected"
+  assert out["pre_logits"].shape == (2, 768) and out["logits"].shape == (2, 1000), "pre_logits (2, 768)"
