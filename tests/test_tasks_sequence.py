@@ -131,7 +131,10 @@ def test_lm_loss_works_with_every_language_model(name):
   batch, info = _lm_batch(task)
   model = archs.create_model(name, vocab_size=info["vocab_size"])
   variables = model.init(jax.random.PRNGKey(0), batch["inputs"])
-  loss, (metrics, state) = task.loss_fn(model, variables, batch, {"dropout": jax.random.PRNGKey(1)}, True, {})
+  loss_fn = lambda params: task.loss_fn(model, {"params": params}, batch, {"dropout": jax.random.PRNGKey(1)}, True, {})
+  (loss, (metrics, _)), grads = jax.value_and_grad(loss_fn, has_aux=True)(variables["params"])
+  bad = [jax.tree_util.keystr(k) for k, g in jax.tree_util.tree_leaves_with_path(grads) if not np.all(np.isfinite(g))]
+  assert not bad, f"{name}: non-finite gradients in {bad[:3]}"
   assert np.isfinite(loss) and float(metrics["loss"][1]) == 48.0, f"{name}: 3 x 16 tokens, got {metrics['loss']}"
   assert abs(float(loss) - np.log(info["vocab_size"])) < 1.0, f"{name}: an untrained LM is near uniform"
 
