@@ -53,7 +53,7 @@ def test_parity_eval_loss_per_example_averages_to_ponder_loss(kl_direction, reno
   model = archs.create_model("pondernet_parity", hidden_size=8, max_steps=5)
   x, y = parity_examples(jax.random.PRNGKey(3), jnp.arange(16), 6)
   variables = model.init(jax.random.PRNGKey(0), x)
-  out = model.apply(variables, x)
+  out = jax.jit(model.apply)(variables, x)  # jitted: nn.scan op by op is slow
   step_losses, per_example, correct = task._per_example(out, y)
   expected, _ = losses.ponder_loss(step_losses, out["p"], lambda_p=0.3, beta=0.05, kl_direction=kl_direction,
                                    renormalize_prior=renormalize)
@@ -86,7 +86,7 @@ def test_graph_eval_counts_the_test_nodes_of_real_graphs_only():
   batch["mask"] = np.array([1.0, 0.0], np.float32)  # the second graph is eval padding
   model = archs.create_model("gcn_tiny")
   variables = model.init(jax.random.PRNGKey(0), *task.init_inputs(batch))
-  metrics = task.eval_metrics(model, variables, batch, {})
+  metrics = jax.jit(lambda v, b: task.eval_metrics(model, v, b, {}))(variables, batch)
   logits = model.apply(variables, batch["node_features"][0], batch["edges"][0])
   test_nodes = batch["test_mask"][0] > 0
   assert float(metrics["accuracy"][1]) == 32.0, "the 32 unlabelled nodes of one graph"
