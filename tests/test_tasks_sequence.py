@@ -163,3 +163,13 @@ def test_lm_trainer_run_reports_perplexity_and_unigram_baseline(tmp_path):
   np.testing.assert_allclose(written["eval_perplexity"], np.exp(written["eval_loss"]), rtol=1e-6)
   # The unigram perplexity of English-like characters lies between 1 and the vocabulary size.
   assert 1.0 < written["eval_unigram_perplexity"] < 30.0
+
+
+def test_task_kwargs_are_overridable_from_the_command_line(monkeypatch):
+  from train import main
+  argv = ["main", "--config", os.path.join(ROOT, "configs", "retnet.py"), "--workdir", "/tmp/unused",
+          "--config.task_kwargs.eval_mode=recurrent", "--config.task_kwargs.seq_len=64"]
+  monkeypatch.setattr("sys.argv", argv)  # ml_collections reads the --config.* overrides from sys.argv
+  config, _ = main.parse(argv)
+  task = LanguageModelTask.from_config(config)
+  assert task.options["eval_mode"] == "recurrent" and task.options["seq_len"] == 64, task.options
