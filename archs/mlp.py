@@ -48,27 +48,30 @@ class MLP(nn.Module):
 class LinearRegression(nn.Module):
   """y = x W + b."""
   num_outputs: int = 1
+  dtype: Any = jnp.float32  # compute dtype, as every model (the trainer always passes it)
 
   @nn.compact
   def __call__(self, x, *, train: bool = False):
-    return nn.Dense(self.num_outputs, name="linear")(_flatten(x))
+    return nn.Dense(self.num_outputs, dtype=self.dtype, name="linear")(_flatten(x)).astype(jnp.float32)
 
 
 class LogisticRegression(nn.Module):
   """One logit z = x w + b per example; P(y = 1 | x) = sigmoid(z)."""
+  dtype: Any = jnp.float32
 
   @nn.compact
   def __call__(self, x, *, train: bool = False):
-    return nn.Dense(1, name="linear")(_flatten(x))[:, 0]
+    return nn.Dense(1, dtype=self.dtype, name="linear")(_flatten(x))[:, 0].astype(jnp.float32)
 
 
 class SoftmaxRegression(nn.Module):
   """Logits x W + b over `num_classes`; P(y | x) = softmax."""
   num_classes: int = 10
+  dtype: Any = jnp.float32
 
   @nn.compact
   def __call__(self, x, *, train: bool = False):
-    return nn.Dense(self.num_classes, name="linear")(_flatten(x))
+    return nn.Dense(self.num_classes, dtype=self.dtype, name="linear")(_flatten(x)).astype(jnp.float32)
 
 
 register_model(functools.partial(MLP, hidden_sizes=(32,), num_outputs=10), name="mlp")

@@ -1,7 +1,7 @@
 """Every setting of the training program, with its default. Configs start from `base_config()`.
 
 The returned ConfigDict is locked: a key that is not here is an error (a typo never goes unnoticed).
-`model_kwargs` and `hparams` hold model-specific entries; a config declares the ones it uses.
+`model_kwargs`, `task_kwargs` and `hparams` hold model/task-specific entries; a config declares the ones it uses.
 """
 from __future__ import annotations
 
@@ -15,7 +15,8 @@ def base_config() -> ml_collections.ConfigDict:
   # Model and task.
   c.model = "lenet5"
   c.model_kwargs = ml_collections.ConfigDict()  # overrides for archs.create_model (drop_path_rate, ...)
-  c.task = "classification"
+  c.task = "classification"                      # classification | seq2seq | lm | parity | graph | regression
+  c.task_kwargs = ml_collections.ConfigDict()    # task-specific options (train/tasks_sequence.py, tasks_misc.py)
   c.dtype = "float32"                            # compute dtype; parameters stay float32
   c.aux_loss_weight = 0.3                        # weight of each sown 'aux_logits' loss (GoogLeNet)
   c.label_smoothing = 0.0
@@ -69,10 +70,10 @@ def locked(c: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
 
 
 def check_keys(config, reference=None, path="") -> None:
-  """Every key of `config` exists in the base config (the contents of model_kwargs and hparams are free)."""
+  """Every key of `config` exists in the base config (the contents of model_kwargs, task_kwargs and hparams are free)."""
   reference = base_config() if reference is None else reference
   for key in config.keys():
     if key not in reference:
       raise errors.unknown("config key", f"{path}{key}", [f"{path}{k}" for k in reference.keys()])
-    if isinstance(reference[key], ml_collections.ConfigDict) and f"{path}{key}" not in ("model_kwargs", "hparams"):
+    if isinstance(reference[key], ml_collections.ConfigDict) and f"{path}{key}" not in ("model_kwargs", "task_kwargs", "hparams"):
       check_keys(config[key], reference[key], f"{path}{key}.")

@@ -20,6 +20,8 @@ counts once. To add a task: subclass `Task`, implement these, register it in `TA
 """
 from __future__ import annotations
 
+import importlib
+
 import jax
 import jax.numpy as jnp
 import optax
@@ -100,7 +102,17 @@ class ClassificationTask(Task):
     return {"loss": ((ce * mask).sum(), n), "accuracy": ((correct * mask).sum(), n)}
 
 
-TASKS = {"classification": lambda config: ClassificationTask(config.label_smoothing, config.aux_loss_weight)}
+def _elsewhere(module: str, cls: str):
+  """`cls.from_config` of train/<module>.py, imported on first use (those modules import this one)."""
+  return lambda config: getattr(importlib.import_module(f"train.{module}"), cls).from_config(config)
+
+
+TASKS = {"classification": lambda config: ClassificationTask(config.label_smoothing, config.aux_loss_weight),
+         "seq2seq": _elsewhere("tasks_sequence", "Seq2SeqTask"),
+         "lm": _elsewhere("tasks_sequence", "LanguageModelTask"),
+         "parity": _elsewhere("tasks_misc", "ParityTask"),
+         "graph": _elsewhere("tasks_misc", "GraphTask"),
+         "regression": _elsewhere("tasks_misc", "RegressionTask")}
 
 
 def create_task(config) -> Task:

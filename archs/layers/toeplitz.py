@@ -15,8 +15,11 @@ from archs.layers.activations import get_activation
 
 def simple_rms_norm(x, eps: float = 1e-8):
   """tnn-pytorch SimpleRMSNorm: x / (||x||_2 d^-1/2 + eps), no parameters (eps added to the rms, not inside)."""
-  rms = jnp.linalg.norm(x, axis=-1, keepdims=True) * x.shape[-1] ** -0.5
-  return x / (rms + eps)
+  # ||x|| written so that its gradient at x = 0 is 0 (as torch.norm's), not NaN: the RPE's input layer maps
+  # index 0 to exactly 0 while its bias is zero, and jnp.linalg.norm's gradient there poisoned every step.
+  squares = jnp.sum(jnp.square(x), axis=-1, keepdims=True)
+  norm = jnp.where(squares > 0, jnp.sqrt(jnp.where(squares > 0, squares, 1.0)), 0.0)
+  return x / (norm * x.shape[-1] ** -0.5 + eps)
 
 
 def toeplitz_product(x, t_nonneg, t_neg=None):

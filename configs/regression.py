@@ -1,0 +1,31 @@
+"""Linear, logistic and softmax regression trained by the same loop.
+
+  python -m train.main --config configs/regression.py:linear --workdir /tmp/linear
+Presets: `linear` (MSE on y = x w + b + 0.5 N(0, 1), 8 features; summary: eval_mse against eval_bayes_mse, the
+noise floor), `logistic` (BCE on y ~ Bernoulli(sigmoid(x w + b)); eval_accuracy against eval_bayes_accuracy),
+`softmax` (CE on the 8x8 digits flattened to 64 features; eval_accuracy).
+"""
+from train import defaults
+
+PRESETS = ("linear", "logistic", "softmax")
+
+
+def get_config(arg=None):
+  kind = arg or "linear"
+  if kind not in PRESETS:
+    raise ValueError(f"regression preset {kind!r}; accepted: {', '.join(PRESETS)}")
+  c = defaults.base_config()
+  c.model = f"{kind}_regression"
+  c.task = "regression"
+  c.task_kwargs = {"kind": kind}
+  c.dataset = "digits" if kind == "softmax" else "synthetic_regression"
+  c.image_size, c.image_channels = 8, 1
+  c.num_epochs = 20
+  c.batch_size = 64
+  c.steps_per_call = 8
+  c.optimizer.name = "momentum"
+  c.learning_rate = 0.05
+  c.schedule.name = "cosine"
+  c.log_every_steps = 32
+  c.checkpoint_every_steps = 0
+  return defaults.locked(c)

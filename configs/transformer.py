@@ -1,0 +1,30 @@
+"""Transformer (encoder-decoder) on the embedded seq2seq task: reverse digit strings of length 1..10.
+
+  python -m train.main --config configs/transformer.py --workdir /tmp/transformer
+Eval exact-match uses greedy decoding with the key/value cache (train/tasks_sequence.py), not teacher forcing.
+Presets: `configs/transformer.py:copy|reverse|sort` (the task; default reverse).
+"""
+from train import defaults
+
+
+def get_config(arg=None):
+  c = defaults.base_config()
+  c.model = "transformer_tiny"       # d_model 64, 4 heads, FFN 128, 2 + 2 layers; vocab and pad_id from the task
+  c.model_kwargs = {"dropout_rate": 0.0, "pre_ln": True}
+  c.task = "seq2seq"
+  c.task_kwargs = {"kind": arg or "reverse", "min_len": 1, "max_len": 10, "train_examples": 16384,
+                   "eval_examples": 1024}
+  c.dataset = "seq2seq"              # recorded in summary.json; the task makes its own data
+  c.num_epochs = 12
+  c.batch_size = 128
+  c.eval_batch_size = 512
+  c.steps_per_call = 16              # 16384 / 128 = 128 steps per epoch
+  c.optimizer.name = "adam"
+  c.optimizer.b2 = 0.98
+  c.learning_rate = 2e-3
+  c.schedule.name = "warmup_cosine"
+  c.schedule.warmup_epochs = 0.5
+  c.grad_clip_norm = 1.0
+  c.log_every_steps = 128
+  c.checkpoint_every_steps = 0
+  return defaults.locked(c)
