@@ -8,6 +8,7 @@ from train import defaults
 
 
 def get_config(arg=None):
+  defaults.check_preset(arg, (None,))
   c = defaults.base_config()
   c.model = "gcn_tiny"               # 34 -> 16 -> 2, ReLU, dropout 0.5
   c.task = "graph"

@@ -8,6 +8,7 @@ from train import defaults
 
 
 def get_config(arg=None):
+  defaults.check_preset(arg, (None,))
   c = defaults.base_config()
   c.model = "hyper_resnet40_1"
   c.dataset = "digits"

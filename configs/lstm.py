@@ -7,6 +7,7 @@ from train import defaults
 
 
 def get_config(arg=None):
+  defaults.check_preset(arg, (None,))
   c = defaults.base_config()
   c.model = "lstm_tiny"              # 2 x 64 LSTM (Zaremba et al. layout); vocab_size from the corpus
   c.model_kwargs = {"hidden_size": 128}

@@ -10,6 +10,7 @@ from train import defaults
 
 
 def get_config(arg=None):
+  defaults.check_preset(arg, (None, "paper"))
   c = defaults.base_config()
   c.model = "pondernet_parity"
   c.task = "parity"

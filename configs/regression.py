@@ -11,6 +11,7 @@ PRESETS = ("linear", "logistic", "softmax")
 
 
 def get_config(arg=None):
+  defaults.check_preset(arg, (None, "linear", "logistic", "softmax"))
   kind = arg or "linear"
   if kind not in PRESETS:
     raise ValueError(f"regression preset {kind!r}; accepted: {', '.join(PRESETS)}")

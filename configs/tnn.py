@@ -7,6 +7,7 @@ from train import defaults
 
 
 def get_config(arg=None):
+  defaults.check_preset(arg, (None,))
   c = defaults.base_config()
   c.model = "tnn_tiny"               # dim 64, 2 layers, RPE 32 x 1, GLU 64; vocab_size from the corpus
   c.model_kwargs = {"decay": 0.9}    # the TNN README's advice for sequences shorter than ~100 tokens

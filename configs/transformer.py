@@ -8,6 +8,7 @@ from train import defaults
 
 
 def get_config(arg=None):
+  defaults.check_preset(arg, (None, "copy", "reverse", "sort"))
   c = defaults.base_config()
   c.model = "transformer_tiny"       # d_model 64, 4 heads, FFN 128, 2 + 2 layers; vocab and pad_id from the task
   c.model_kwargs = {"dropout_rate": 0.0, "pre_ln": True}

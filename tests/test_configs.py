@@ -11,7 +11,10 @@ from train import defaults, optim
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 IMAGE_CONFIGS = {"lenet5": [None, "relu"], "resnet50": [None, "imagenet"], "convnext": [None, "imagenet"],
-                 "vgg16": [None, "bn", "imagenet"], "googlenet": [None, "paper", "imagenet"]}
+                 "vgg16": [None, "bn", "imagenet"], "googlenet": [None, "paper", "imagenet"], "hypernet": [None]}
+# Built and run by tests/test_tasks_*.py; checked here for keys and names.
+TASK_CONFIGS = {"transformer": [None, "copy", "reverse", "sort"], "lstm": [None], "retnet": [None], "tnn": [None],
+                "pondernet": [None, "paper"], "gcn": [None], "regression": [None, "linear", "logistic", "softmax"]}
 
 
 def load_config(name, preset):
@@ -23,18 +26,30 @@ def load_config(name, preset):
 
 def test_every_config_file_is_listed():
   shipped = {f[:-3] for f in os.listdir(os.path.join(ROOT, "configs")) if f.endswith(".py")}
-  assert shipped == set(IMAGE_CONFIGS), f"configs/ holds {sorted(shipped)}; list each with its presets here"
+  assert shipped == set(IMAGE_CONFIGS) | set(TASK_CONFIGS), f"configs/ holds {sorted(shipped)}; list each here"
+
+
+def check_config(c, where):
+  defaults.check_keys(c)
+  assert c.model in archs.list_models(), f"{where}: unknown model {c.model!r}"
+  assert c.optimizer.name in optim.OPTIMIZERS and c.schedule.name in optim.SCHEDULES, where
+  # The graph task's batch is copies of its one graph: 1 on one device (on N devices, --config.batch_size=N).
+  assert c.batch_size % 8 == 0 or c.task == "graph", f"{where}: global batch {c.batch_size} not divisible by 8"
+  with pytest.raises(AttributeError):
+    c.not_a_key = 1  # locked
+
+
+@pytest.mark.parametrize("name,presets", TASK_CONFIGS.items())
+def test_task_config_is_valid(name, presets):
+  for preset in presets:
+    check_config(load_config(name, preset), f"{name}:{preset}")
 
 
 @pytest.mark.parametrize("name,presets", IMAGE_CONFIGS.items())
 def test_image_config_is_valid_and_builds_its_model(name, presets):
   for preset in presets:
     c = load_config(name, preset)
-    defaults.check_keys(c)
-    assert c.optimizer.name in optim.OPTIMIZERS and c.schedule.name in optim.SCHEDULES, (name, preset)
-    assert c.batch_size % 8 == 0, f"{name}:{preset}: global batch {c.batch_size} not divisible by 8 devices"
-    with pytest.raises(AttributeError):
-      c.not_a_key = 1  # locked
+    check_config(c, f"{name}:{preset}")
     model = archs.create_model(c.model, num_classes=10, **c.model_kwargs)
     x = jnp.zeros((1, c.image_size, c.image_size, c.image_channels))
     out = jax.eval_shape(lambda: model.apply(model.init(jax.random.key(0), x), x))
