@@ -14,7 +14,6 @@ Drop-path (training only; the 'dropout' RNG stream), one draw per mini-batch as 
 At test time every join averages all its inputs (all paths). Counts: imgclsmob fractalnet_cifar10,
 20 layers (C=3, 5 blocks), convs without bias = 33,724,618.
 """
-import functools
 from typing import Any, Sequence
 
 import flax.linen as nn

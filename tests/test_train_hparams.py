@@ -82,10 +82,3 @@ def test_aux_logits_loss_is_weighted_ce():
   np.testing.assert_allclose(loss, expected, rtol=1e-5, err_msg="loss = CE + 0.3 (CE aux1 + CE aux2)")
   eval_loss = task.eval_metrics(model, variables, {**batch, "mask": np.ones(4)}, {})["loss"]
   np.testing.assert_allclose(eval_loss[0] / eval_loss[1], ce("head"), rtol=1e-5, err_msg="eval: no aux loss")
-
-
-def test_label_smoothing():
-  logits = jnp.array([[2.0, 0.0, -1.0]])
-  got = tasks.cross_entropy(logits, jnp.array([0]), 0.1)
-  target = np.array([1 - 0.1 + 0.1 / 3, 0.1 / 3, 0.1 / 3])
-  np.testing.assert_allclose(got, [-(target * jax.nn.log_softmax(logits[0])).sum()], rtol=1e-6)

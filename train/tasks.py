@@ -24,8 +24,8 @@ import importlib
 
 import jax
 import jax.numpy as jnp
-import optax
 
+from archs import losses
 from train import data, errors
 
 
@@ -49,15 +49,6 @@ class Task:
 
   def summarize(self, metrics) -> dict:
     return {name: float(s) / max(float(n), 1.0) for name, (s, n) in metrics.items()}
-
-
-def cross_entropy(logits, labels, label_smoothing: float = 0.0):
-  """Per-example softmax cross-entropy in float32, with labels smoothed as in Szegedy et al. 2016."""
-  targets = jax.nn.one_hot(labels, logits.shape[-1])
-  if label_smoothing:
-    targets = optax.smooth_labels(targets, label_smoothing)
-  return optax.softmax_cross_entropy(logits.astype(jnp.float32), targets)
-
 
 class ClassificationTask(Task):
   """Images -> class labels. Batches: {'image': (B, H, W, C) float, 'label': (B,) int [, 'mask': (B,)]}.
@@ -85,9 +76,9 @@ class ClassificationTask(Task):
                                     mutable=["batch_stats", "aux_logits"], **hparams)
     new_state = dict(new_state)
     aux_logits = jax.tree.leaves(new_state.pop("aux_logits", {}))
-    ce = cross_entropy(logits, batch["label"], self.label_smoothing).mean()
-    loss = ce + sum(self.aux_loss_weight * cross_entropy(a, batch["label"], self.label_smoothing).mean()
-                    for a in aux_logits)
+    ce = losses.softmax_cross_entropy(logits, batch["label"], self.label_smoothing).mean()
+    aux = [losses.softmax_cross_entropy(a, batch["label"], self.label_smoothing).mean() for a in aux_logits]
+    loss = ce + self.aux_loss_weight * sum(aux)
     n = jnp.float32(logits.shape[0])
     correct = jnp.sum(jnp.argmax(logits, -1) == batch["label"]).astype(jnp.float32)
     metrics = {"loss": (loss * n, n), "accuracy": (correct, n)}
@@ -96,7 +87,7 @@ class ClassificationTask(Task):
   def eval_metrics(self, model, variables, batch, hparams):
     logits = model.apply(variables, batch["image"], train=False, **hparams)
     mask = batch["mask"].astype(jnp.float32)
-    ce = cross_entropy(logits, batch["label"], self.label_smoothing)
+    ce = losses.softmax_cross_entropy(logits, batch["label"], self.label_smoothing)
     correct = (jnp.argmax(logits, -1) == batch["label"]).astype(jnp.float32)
     n = mask.sum()
     return {"loss": ((ce * mask).sum(), n), "accuracy": ((correct * mask).sum(), n)}
