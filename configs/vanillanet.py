@@ -13,8 +13,9 @@ Reference (huawei-noah/VanillaNet README, main.py): LAMB, batch 1024, 300 epochs
 - 30 epochs, decay_epochs 10 (the reference's one third), warmup 1 epoch. Lambda reaches 1 at epoch 10, so
   the last 20 epochs train the model that `to_deploy` fuses exactly (deploy == train only at lambda 1).
 - width_multiplier 1/8 (V5: 64, 128, 256, 512 channels): the full V5 (22M train-form parameters) costs
-  ~1 GFLOP per image step at 32x32, tens of seconds per epoch on a 2-core CPU; 1/8 costs 64x less, a few
-  minutes for the run. The structure (depth, strides, activations, fusion) is unchanged;
+  ~1 GFLOP per image step at 32x32, tens of seconds per epoch on a 2-core CPU; 1/8 costs 64x less.
+  Measured (this config, 1 CPU device, 2 shared cores): 13 min wall / 7 min CPU, eval accuracy 99.72% and
+  deploy (fused) eval accuracy 99.72%, equal eval losses (0.52444). The structure (depth, strides, activations, fusion) is unchanged;
   `--config.model_kwargs.width_multiplier=1.0` trains the reference widths.
 - lr 1.5e-2 (reference 3.5e-3 at batch 1024 over ~375k steps). LAMB's lr is the relative change of each
   layer's weights per step (trust ratio ||w|| / ||update||), so a 660-step run needs larger steps, not the
@@ -23,6 +24,8 @@ Reference (huawei-noah/VanillaNet README, main.py): LAMB, batch 1024, 300 epochs
   Weight decay 0.35 as V5 (LAMB's decoupled decay; skips 1-D params: biases and BN scales; the depthwise
   activation kernels are decayed, as in the reference).
 - EMA 0.99 (~100 steps, 5 epochs) instead of 0.99996 (~25k steps, 20 of 300 epochs at batch 1024).
+  timm's ModelEma also averages the BN statistics; with EMA params but live statistics the per-epoch eval
+  lags the train loss by several epochs early on (measured: 9% at epoch 10, 86% at 16, 99.4% at 20).
 Not reproduced (no augmentation pipeline for digits): RandAugment, mixup 0.1, cutmix, random erasing, BCE loss.
 """
 from train import defaults
