@@ -38,18 +38,20 @@ def _random_variables(act_num, channels, key):
   return {"params": params, "batch_stats": {"bn": {"mean": mean, "var": jnp.abs(var) + 0.5}}}
 
 
+@pytest.mark.parametrize("implementation", ["conv", "shifts"])
 @pytest.mark.parametrize("act_num", [0, 1, 3])
-def test_deploy_form_is_the_series_formula(act_num):
+def test_deploy_form_is_the_series_formula(act_num, implementation):
   channels = 3
   x = np.asarray(jax.random.normal(jax.random.key(0), (2, 6, 5, channels)))
   size = 2 * act_num + 1
   a = np.asarray(jax.random.normal(jax.random.key(1), (size, size, 1, channels)))
   b = np.asarray(jax.random.normal(jax.random.key(2), (channels,)))
-  y = SeriesActivation(act_num, deploy=True).apply({"params": {"conv": {"kernel": a, "bias": b}}}, x)
+  y = SeriesActivation(act_num, deploy=True, implementation=implementation).apply(
+      {"params": {"conv": {"kernel": a, "bias": b}}}, x)
   for n in range(x.shape[0]):
     expected = _series_formula(x[n], a[:, :, 0], b)
     np.testing.assert_allclose(y[n], expected, rtol=1e-5, atol=1e-5,
-                               err_msg=f"deploy SeriesActivation(act_num={act_num}) != eq. 6 sum formula")
+                               err_msg=f"deploy SeriesActivation(act_num={act_num}, {implementation}) != eq. 6")
 
 
 @pytest.mark.parametrize("act_num", [0, 3])
@@ -91,6 +93,22 @@ def test_kernel_init_is_untruncated_normal_002():
   assert float(jnp.max(jnp.abs(kernel))) > 0.045, "expected untruncated tails beyond 2 sigma (0.04)"
 
 
-def test_negative_act_num_is_rejected():
+def test_implementations_have_equal_gradients():
+  x = jax.random.normal(jax.random.key(0), (2, 5, 4, 3))
+  variables = _random_variables(2, 3, jax.random.key(1))
+
+  def grads(implementation):
+    def loss(params, x):
+      y = SeriesActivation(2, implementation=implementation).apply({**variables, "params": params}, x)
+      return jnp.sum(jnp.sin(y))
+    return jax.grad(loss, argnums=(0, 1))(variables["params"], x)
+  jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-5,
+                                                        err_msg="conv and shifts gradients differ"),
+               grads("conv"), grads("shifts"))
+
+
+def test_bad_arguments_are_rejected():
   with pytest.raises(ValueError, match="act_num"):
     SeriesActivation(-1).init(jax.random.key(0), jnp.zeros((1, 4, 4, 2)))
+  with pytest.raises(ValueError, match="implementation"):
+    SeriesActivation(1, implementation="fft").init(jax.random.key(0), jnp.zeros((1, 4, 4, 2)))
