@@ -50,17 +50,34 @@ def test_export_deploy_evaluates_and_saves(tmp_path):
   assert list((tmp_path / "tensorboard").glob("events.out.tfevents.*")), "TensorBoard event file expected"
 
 
-def test_ema_is_the_moving_average_of_params():
+class TinyBN(nn.Module):
+  """Dense -> BatchNorm: the EMA must average the BatchNorm statistics too (timm's ModelEma does)."""
+  num_classes: int = 10
+  dtype: jnp.dtype = jnp.float32
+
+  @nn.compact
+  def __call__(self, x, train: bool = False):
+    h = nn.Dense(self.num_classes, use_bias=False)(x.reshape(x.shape[0], -1))  # a bias before BN gets no gradient
+    return nn.BatchNorm(use_running_average=not train, momentum=0.5)(h)
+
+
+archs.register_model(TinyBN, name="_test_tiny_bn")
+
+
+def test_ema_is_the_moving_average_of_params_and_batch_stats():
   c = defaults.base_config()
   c.optimizer.name, c.learning_rate = "sgd", 0.5
-  model, task = archs.create_model("_test_tiny_rep"), tasks.ClassificationTask()
+  model, task = archs.create_model("_test_tiny_bn"), tasks.ClassificationTask()
   tx, _ = optim.make_optimizer(c, 1)
   rng = np.random.default_rng(0)
   batch = {"image": rng.standard_normal((1, 1, 4, 8, 8, 1), np.float32), "label": np.zeros((1, 1, 4), np.int32)}
   state = step_lib.init_state(task, model, tx, jax.tree.map(lambda x: x[0, 0, :1], batch), {}, 0, ema=True)
-  p0 = jax.device_get(state.params)
+  before = jax.device_get(state.eval_variables())
   p_train = step_lib.make_train_step(task, model, tx, ema_decay=0.75, devices=jax.local_devices()[:1])
   state, _ = p_train(step_lib.replicate(state, jax.local_devices()[:1]), batch, {})
-  for e, a, b in zip(jax.tree.leaves(state.ema_params), jax.tree.leaves(p0), jax.tree.leaves(state.params)):
-    np.testing.assert_allclose(e, 0.75 * a + 0.25 * np.asarray(b), rtol=1e-6, err_msg="ema = d ema + (1-d) params")
-  assert state.eval_variables()["params"] is state.ema_params, "evaluation uses the EMA parameters"
+  live = jax.device_get({"params": state.params, **state.model_state})
+  assert set(state.ema) == {"params", "batch_stats"}, f"EMA holds {set(state.ema)}"
+  for e, a, b in zip(jax.tree.leaves(state.ema), jax.tree.leaves(before), jax.tree.leaves(live)):
+    assert not np.allclose(a, b), "the step changed every parameter and statistic"
+    np.testing.assert_allclose(e, 0.75 * a + 0.25 * b, rtol=1e-6, err_msg="ema = d ema + (1-d) live")
+  assert state.eval_variables() is state.ema, "evaluation uses the EMA variables"

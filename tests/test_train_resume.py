@@ -70,7 +70,7 @@ def test_sigkill_and_restart_equals_uninterrupted(tmp_path):
 def test_partial_save_left_by_a_kill_is_ignored(tmp_path):
   from train import checkpoint, step as step_lib
   state = step_lib.TrainState(step=jax.numpy.int32(3), params={"w": jax.numpy.ones((2, 2))}, model_state={},
-                              opt_state=(), ema_params=None, rng=jax.random.PRNGKey(0))
+                              opt_state=(), ema=None, rng=jax.random.PRNGKey(0))
   ckpts = checkpoint.Checkpoints(str(tmp_path), keep=2)
   ckpts.save(state)
   partial = tmp_path / "checkpoints" / "7.orbax-checkpoint-tmp-1700000000" / "default"
@@ -81,4 +81,4 @@ def test_partial_save_left_by_a_kill_is_ignored(tmp_path):
   assert again.latest_step() == 3, "an unfinished (temporary) save must not count as a checkpoint"
   restored = again.restore(jax.eval_shape(lambda: state))
   np.testing.assert_array_equal(restored.params["w"], np.ones((2, 2)))
-  assert int(restored.step) == 3 and restored.ema_params is None
+  assert int(restored.step) == 3 and restored.ema is None

@@ -46,7 +46,7 @@ def base_config() -> ml_collections.ConfigDict:
       name="cosine", warmup_epochs=0.0, min_lr=0.0, boundaries_epochs=(30, 60, 80), decay_factor=0.1))
   c.weight_decay = 0.0                           # skips params with ndim <= 1 (biases, norm scales)
   c.grad_clip_norm = 0.0                         # 0 = off
-  c.ema_decay = 0.0                              # 0 = off; evaluation uses the EMA parameters when on
+  c.ema_decay = 0.0                              # 0 = off; evaluation uses the EMA (params and BN statistics)
   # Scheduled hyperparameters, passed to the model's __call__ as keyword arguments (train/hparams.py), e.g.
   # {'act_lambda': {'kind': 'deep_training', 'decay_epochs': 100, 'shape': 'linear', 'per_step': False}}.
   c.hparams = ml_collections.ConfigDict()

@@ -31,13 +31,12 @@ class TrainState:
   params: Any
   model_state: Any        # mutable collections other than params (batch_stats), {} if none
   opt_state: Any
-  ema_params: Any         # exponential moving average of params, or None
+  ema: Any                # moving average of {'params', **model_state} (BN statistics too, as timm), or None
   rng: jax.Array          # base key; step and device keys are folded in
 
   def eval_variables(self):
-    """Variables for evaluation: EMA parameters when the run keeps them."""
-    params = self.ema_params if self.ema_params is not None else self.params
-    return {"params": params, **self.model_state}
+    """Variables for evaluation: the EMA ones when the run keeps them."""
+    return self.ema if self.ema is not None else {"params": self.params, **self.model_state}
 
 
 def make_train_step(task, model, tx: optax.GradientTransformation, ema_decay: float = 0.0, devices=None):
@@ -57,11 +56,11 @@ def make_train_step(task, model, tx: optax.GradientTransformation, ema_decay: fl
     new_model_state = lax.pmean(new_model_state, AXIS)
     updates, opt_state = tx.update(grads, state.opt_state, state.params)
     params = optax.apply_updates(state.params, updates)
-    ema = state.ema_params
+    ema = state.ema
     if ema is not None:
-      ema = optim.ema_update(ema, params, ema_decay)
+      ema = optim.ema_update(ema, {"params": params, **new_model_state}, ema_decay)
     new_state = state.replace(step=state.step + 1, params=params, model_state=new_model_state,
-                              opt_state=opt_state, ema_params=ema)
+                              opt_state=opt_state, ema=ema)
     return new_state, lax.psum(metrics, AXIS)
 
   def multi_step(state, batches, hparams):
@@ -95,7 +94,7 @@ def init_state(task, model, tx, example_batch, hparams, seed: int, ema: bool) ->
     variables = {k: v for k, v in variables.items() if k not in ("aux_logits", "intermediates")}
     params = variables.pop("params")
     return TrainState(step=jnp.zeros((), jnp.int32), params=params, model_state=variables,
-                      opt_state=tx.init(params), ema_params=params if ema else None, rng=step_key)
+                      opt_state=tx.init(params), ema={"params": params, **variables} if ema else None, rng=step_key)
   return init()
 
 
