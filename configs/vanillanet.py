@@ -24,8 +24,7 @@ Reference (huawei-noah/VanillaNet README, main.py): LAMB, batch 1024, 300 epochs
   Weight decay 0.35 as V5 (LAMB's decoupled decay; skips 1-D params: biases and BN scales; the depthwise
   activation kernels are decayed, as in the reference).
 - EMA 0.99 (~100 steps, 5 epochs) instead of 0.99996 (~25k steps, 20 of 300 epochs at batch 1024).
-  timm's ModelEma also averages the BN statistics; with EMA params but live statistics the per-epoch eval
-  lags the train loss by several epochs early on (measured: 9% at epoch 10, 86% at 16, 99.4% at 20).
+  The EMA averages the BN statistics with the parameters (as timm's ModelEma); evaluation uses both.
 Not reproduced (no augmentation pipeline for digits): RandAugment, mixup 0.1, cutmix, random erasing, BCE loss.
 """
 from train import defaults
