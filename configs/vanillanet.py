@@ -27,11 +27,13 @@ Reference (huawei-noah/VanillaNet README, main.py): LAMB, batch 1024, 300 epochs
   The EMA averages the BN statistics with the parameters (as timm's ModelEma); evaluation uses both.
 Not reproduced (no augmentation pipeline for digits): RandAugment, mixup 0.1, cutmix, random erasing, BCE loss.
 """
+import archs
 from train import defaults
 
 
 def get_config(arg=None):
   """arg: a registered VanillaNet name (default vanillanet_5)."""
+  defaults.check_preset(arg, (None, *archs.list_models("vanillanet_*")))
   c = defaults.base_config()
   c.model = arg or "vanillanet_5"
   c.model_kwargs = {"width_multiplier": 1 / 8, "drop_rate": 0.05}

@@ -11,7 +11,8 @@ from train import defaults, optim
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 IMAGE_CONFIGS = {"lenet5": [None, "relu"], "resnet50": [None, "imagenet"], "convnext": [None, "imagenet"],
-                 "vgg16": [None, "bn", "imagenet"], "googlenet": [None, "paper", "imagenet"], "hypernet": [None]}
+                 "vgg16": [None, "bn", "imagenet"], "googlenet": [None, "paper", "imagenet"], "hypernet": [None],
+                 "vanillanet": [None, "vanillanet_9", "vanillanet_13_x1_5_ada_pool"]}
 # Built and run by tests/test_tasks_*.py; checked here for keys and names.
 TASK_CONFIGS = {"transformer": [None, "copy", "reverse", "sort"], "lstm": [None], "retnet": [None], "tnn": [None],
                 "pondernet": [None, "paper"], "gcn": [None], "regression": [None, "linear", "logistic", "softmax"]}
