@@ -18,11 +18,7 @@ ORACLES = {
 KEY = jax.random.key(0)
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _fast_compile():
-  jax.config.update("jax_disable_most_optimizations", True)
-  yield
-  jax.config.update("jax_disable_most_optimizations", False)
+pytestmark = pytest.mark.usefixtures("fast_compile")
 
 
 def abstract_variables(model, size):

@@ -1,5 +1,4 @@
 """Every shipped config and preset: valid keys, known names, locked, and its model takes its input."""
-import importlib.util
 import os
 
 import jax
@@ -9,7 +8,6 @@ import pytest
 import archs
 from train import defaults, optim
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 IMAGE_CONFIGS = {"lenet5": [None, "relu"], "resnet50": [None, "imagenet"], "convnext": [None, "imagenet"],
                  "vgg16": [None, "bn", "imagenet"], "googlenet": [None, "paper", "imagenet"], "hypernet": [None],
                  "vanillanet": [None, "vanillanet_9", "vanillanet_13_x1_5_ada_pool"]}
@@ -18,15 +16,8 @@ TASK_CONFIGS = {"transformer": [None, "copy", "reverse", "sort"], "lstm": [None]
                 "pondernet": [None, "paper"], "gcn": [None], "regression": [None, "linear", "logistic", "softmax"]}
 
 
-def load_config(name, preset):
-  spec = importlib.util.spec_from_file_location(name, os.path.join(ROOT, "configs", f"{name}.py"))
-  module = importlib.util.module_from_spec(spec)
-  spec.loader.exec_module(module)
-  return module.get_config(preset)
-
-
 def test_every_config_file_is_listed():
-  shipped = {f[:-3] for f in os.listdir(os.path.join(ROOT, "configs")) if f.endswith(".py")}
+  shipped = {f[:-3] for f in os.listdir(defaults.CONFIGS_DIR) if f.endswith(".py")}
   assert shipped == set(IMAGE_CONFIGS) | set(TASK_CONFIGS), f"configs/ holds {sorted(shipped)}; list each here"
 
 
@@ -43,13 +34,13 @@ def check_config(c, where):
 @pytest.mark.parametrize("name,presets", TASK_CONFIGS.items())
 def test_task_config_is_valid(name, presets):
   for preset in presets:
-    check_config(load_config(name, preset), f"{name}:{preset}")
+    check_config(defaults.load_config(name, preset), f"{name}:{preset}")
 
 
 @pytest.mark.parametrize("name,presets", IMAGE_CONFIGS.items())
 def test_image_config_is_valid_and_builds_its_model(name, presets):
   for preset in presets:
-    c = load_config(name, preset)
+    c = defaults.load_config(name, preset)
     check_config(c, f"{name}:{preset}")
     model = archs.create_model(c.model, num_classes=10, **c.model_kwargs)
     x = jnp.zeros((1, c.image_size, c.image_size, c.image_channels))
@@ -59,4 +50,4 @@ def test_image_config_is_valid_and_builds_its_model(name, presets):
 
 def test_unknown_preset_is_an_error():
   with pytest.raises(Exception, match="preset"):
-    load_config("vgg16", "nope")
+    defaults.load_config("vgg16", "nope")

@@ -17,12 +17,7 @@ ORACLES = {  # facebookresearch/ConvNeXt, 1000 classes
 SMALL = dict(depths=(1, 1, 2, 1), dims=(8, 16, 24, 32), num_classes=7)
 
 
-@pytest.fixture(scope="module", autouse=True)
-def fast_compile():
-  old = jax.config.read("jax_disable_most_optimizations")
-  jax.config.update("jax_disable_most_optimizations", True)
-  yield
-  jax.config.update("jax_disable_most_optimizations", old)
+pytestmark = pytest.mark.usefixtures("fast_compile")
 
 
 def init(model, x, seed=0):

@@ -15,11 +15,7 @@ from archs.fractalnet import FractalBlock, FractalConv
 KEY = jax.random.key(0)
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _fast_compile():
-  jax.config.update("jax_disable_most_optimizations", True)
-  yield
-  jax.config.update("jax_disable_most_optimizations", False)
+pytestmark = pytest.mark.usefixtures("fast_compile")
 
 
 @pytest.mark.parametrize("num_classes,want", [(10, 33_724_618), (100, 33_770_788)])  # imgclsmob cifar10/100

@@ -16,12 +16,7 @@ ORACLES = {  # torchvision, 1000 classes
 }
 
 
-@pytest.fixture(scope="module", autouse=True)
-def fast_compile():
-  old = jax.config.read("jax_disable_most_optimizations")
-  jax.config.update("jax_disable_most_optimizations", True)
-  yield
-  jax.config.update("jax_disable_most_optimizations", old)
+pytestmark = pytest.mark.usefixtures("fast_compile")
 
 
 def count_params(model, size=32):

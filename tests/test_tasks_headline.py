@@ -1,19 +1,8 @@
 """The configs' headline results, each a full run of minutes on a CPU: slow, run with `-m slow`."""
-import importlib.util
-import os
 
 import pytest
 
-from train import trainer
-
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-
-
-def load_config(name, arg=None):
-  spec = importlib.util.spec_from_file_location(f"config_{name}", os.path.join(ROOT, "configs", f"{name}.py"))
-  module = importlib.util.module_from_spec(spec)
-  spec.loader.exec_module(module)
-  return module.get_config(arg)
+from train import defaults, trainer
 
 
 CHECKS = {
@@ -29,7 +18,7 @@ CHECKS = {
 @pytest.mark.slow
 @pytest.mark.parametrize("name", sorted(CHECKS))
 def test_config_reaches_its_headline_result(name, tmp_path):
-  config = load_config(name)
+  config = defaults.load_config(name)
   config.num_devices = 1  # the configs' global batches are sized for one device
   summary = trainer.train_and_evaluate(config, str(tmp_path))
   assert CHECKS[name](summary), f"configs/{name}.py missed its headline result: {summary}"

@@ -1,7 +1,5 @@
 """Parity (PonderNet), graph (GCN, karate club) and regression tasks: data, metrics, trainer runs end to end."""
-import importlib.util
 import json
-import os
 
 import jax
 import jax.numpy as jnp
@@ -10,17 +8,8 @@ import pytest
 
 import archs
 from archs import losses
-from train import trainer
+from train import defaults, trainer
 from train.tasks_misc import GraphTask, ParityTask, RegressionTask, parity_examples, regression_data
-
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-
-
-def load_config(name, arg=None):
-  spec = importlib.util.spec_from_file_location(f"config_{name}", os.path.join(ROOT, "configs", f"{name}.py"))
-  module = importlib.util.module_from_spec(spec)
-  spec.loader.exec_module(module)
-  return module.get_config(arg)
 
 
 def _read_summary(path):
@@ -63,7 +52,7 @@ def test_parity_eval_loss_per_example_averages_to_ponder_loss(kl_direction, reno
 
 
 def test_parity_trainer_run_reports_accuracy_and_ponder_steps(tmp_path):
-  config = load_config("pondernet")
+  config = defaults.load_config("pondernet")
   config.model_kwargs = {"hidden_size": 8, "max_steps": 4}
   config.task_kwargs.train_examples, config.task_kwargs.eval_examples = 64, 40
   config.num_epochs, config.batch_size, config.eval_batch_size, config.steps_per_call = 1, 32, 16, 2
@@ -95,7 +84,7 @@ def test_graph_eval_counts_the_test_nodes_of_real_graphs_only():
 
 
 def test_gcn_trainer_run_classifies_the_karate_club(tmp_path):
-  config = load_config("gcn")
+  config = defaults.load_config("gcn")
   config.batch_size = 8  # one graph per fake device
   summary = trainer.train_and_evaluate(config, str(tmp_path))
   written = _read_summary(tmp_path)
@@ -129,7 +118,7 @@ def test_regression_metrics_equal_the_direct_computation():
 
 @pytest.mark.parametrize("kind", ["linear", "logistic", "softmax"])
 def test_regression_trainer_runs(kind, tmp_path):
-  config = load_config("regression", kind)
+  config = defaults.load_config("regression", kind)
   config.num_epochs = 5
   summary = trainer.train_and_evaluate(config, str(tmp_path))
   written = _read_summary(tmp_path)

@@ -1,5 +1,4 @@
 """Seq2seq and language-model tasks: embedded data, metrics against direct computations, trainer runs end to end."""
-import importlib.util
 import json
 import os
 
@@ -9,17 +8,8 @@ import numpy as np
 import pytest
 
 import archs
-from train import errors, text_data, trainer
+from train import defaults, errors, text_data, trainer
 from train.tasks_sequence import LanguageModelTask, Seq2SeqTask, decoded_metrics
-
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-
-
-def load_config(name, arg=None):
-  spec = importlib.util.spec_from_file_location(f"config_{name}", os.path.join(ROOT, "configs", f"{name}.py"))
-  module = importlib.util.module_from_spec(spec)
-  spec.loader.exec_module(module)
-  return module.get_config(arg)
 
 
 def _digits(row):
@@ -64,7 +54,7 @@ def test_exact_match_and_greedy_accuracy_of_known_predictions():
 
 
 def test_unknown_task_kwarg_is_a_user_error():
-  config = load_config("transformer")
+  config = defaults.load_config("transformer")
   config.task_kwargs.unlock()
   config.task_kwargs.max_length = 5
   with pytest.raises(errors.UserError, match="max_length"):
@@ -72,7 +62,7 @@ def test_unknown_task_kwarg_is_a_user_error():
 
 
 def test_seq2seq_trainer_run_writes_greedy_exact_match(tmp_path):
-  config = load_config("transformer")
+  config = defaults.load_config("transformer")
   config.model_kwargs = {"dropout_rate": 0.0, "d_model": 16, "d_ff": 32, "num_heads": 2,
                          "num_encoder_layers": 1, "num_decoder_layers": 1}
   config.task_kwargs.max_len, config.task_kwargs.train_examples, config.task_kwargs.eval_examples = 4, 64, 20
@@ -151,7 +141,7 @@ def test_retnet_eval_forms_give_the_same_perplexity():
 
 
 def test_lm_trainer_run_reports_perplexity_and_unigram_baseline(tmp_path):
-  config = load_config("lstm")
+  config = defaults.load_config("lstm")
   config.model_kwargs = {"hidden_size": 16}
   config.task_kwargs.seq_len, config.task_kwargs.corpus_chars = 16, 6000
   config.num_epochs, config.batch_size, config.steps_per_call = 1, 32, 4
@@ -167,7 +157,7 @@ def test_lm_trainer_run_reports_perplexity_and_unigram_baseline(tmp_path):
 
 def test_task_kwargs_are_overridable_from_the_command_line(monkeypatch):
   from train import main
-  argv = ["main", "--config", os.path.join(ROOT, "configs", "retnet.py"), "--workdir", "/tmp/unused",
+  argv = ["main", "--config", os.path.join(defaults.CONFIGS_DIR, "retnet.py"), "--workdir", "/tmp/unused",
           "--config.task_kwargs.eval_mode=recurrent", "--config.task_kwargs.seq_len=64"]
   monkeypatch.setattr("sys.argv", argv)  # ml_collections reads the --config.* overrides from sys.argv
   config, _ = main.parse(argv)

@@ -13,12 +13,7 @@ import archs
 from train import data, defaults, optim, step as step_lib, tasks
 
 
-@pytest.fixture(autouse=True)
-def _fast_compile():
-  """Unoptimized XLA compiles ~3x faster here; the equality being tested does not depend on optimization."""
-  jax.config.update("jax_disable_most_optimizations", True)
-  yield
-  jax.config.update("jax_disable_most_optimizations", False)
+pytestmark = pytest.mark.usefixtures("fast_compile")
 
 
 def _run(model, config, batches, num_devices, k):

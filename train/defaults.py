@@ -5,9 +5,14 @@ The returned ConfigDict is locked: a key that is not here is an error (a typo ne
 """
 from __future__ import annotations
 
+import importlib.util
+import os
+
 import ml_collections
 
 from train import errors
+
+CONFIGS_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "configs")
 
 
 def base_config() -> ml_collections.ConfigDict:
@@ -62,6 +67,18 @@ def check_preset(arg, accepted) -> None:
   """A config's argument (`configs/x.py:arg`) must be one of its presets."""
   if arg not in accepted:
     raise errors.unknown("config preset", arg, [a for a in accepted if a is not None] + ["(none)"])
+
+
+def load_config(name: str, arg=None) -> ml_collections.ConfigDict:
+  """The config of `name` and its preset `arg`, as `--config name.py:arg` loads it (notebooks, tests).
+
+  `name` is a config file's path, or the name of one in this repository's configs/ (e.g. 'lenet5').
+  """
+  path = name if name.endswith(".py") else os.path.join(CONFIGS_DIR, f"{name}.py")
+  spec = importlib.util.spec_from_file_location(f"config_{os.path.basename(path)[:-3]}", path)
+  module = importlib.util.module_from_spec(spec)
+  spec.loader.exec_module(module)
+  return module.get_config(arg)
 
 
 def locked(c: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
