@@ -65,8 +65,8 @@ class Downsample(nn.Module):
     return self.norm(name="bn")(x)
 
 
-class BasicBlock(nn.Module):
-  """conv3x3(stride) -> BN -> act -> conv3x3 -> BN [-> attention] [-> drop], + shortcut, act."""
+class ResidualBlock(nn.Module):
+  """The fields every ResNet block shares; `expansion` = output channels / `filters`."""
   filters: int
   conv: ModuleDef
   norm: ModuleDef
@@ -75,12 +75,16 @@ class BasicBlock(nn.Module):
   groups: int = 1
   base_width: int = 64
   attention: ModuleDef | None = None
-  blur: ModuleDef | None = None  # anti-aliased: conv1 at stride 1, then BlurPool(stride) before conv2
+  blur: ModuleDef | None = None  # anti-aliased: the strided conv runs at stride 1, then BlurPool(stride)
   avg_down: bool = False
   drop_path: ModuleDef = DropPath
   drop_path_rate: float = 0.0
   zero_init_last: bool = False
   expansion: ClassVar[int] = 1
+
+
+class BasicBlock(ResidualBlock):
+  """conv3x3(stride) -> BN -> act -> conv3x3 -> BN [-> attention] [-> drop], + shortcut, act."""
 
   @nn.compact
   def __call__(self, x, train: bool = False):
@@ -97,24 +101,11 @@ class BasicBlock(nn.Module):
     return self.act(_shortcut(self, x) + _residual(self, y, train))
 
 
-class Bottleneck(nn.Module):
+class Bottleneck(ResidualBlock):
   """conv1x1 -> BN -> act -> conv3x3(stride, groups) -> BN -> act -> conv1x1(4x) -> BN, + shortcut, act.
 
   Inner width = filters * base_width / 64 * groups (ResNeXt, Wide ResNet).
   """
-  filters: int
-  conv: ModuleDef
-  norm: ModuleDef
-  act: Callable = relu
-  strides: int = 1
-  groups: int = 1
-  base_width: int = 64
-  attention: ModuleDef | None = None
-  blur: ModuleDef | None = None  # anti-aliased: conv2 at stride 1, then BlurPool(stride) before conv3
-  avg_down: bool = False
-  drop_path: ModuleDef = DropPath
-  drop_path_rate: float = 0.0
-  zero_init_last: bool = False
   expansion: ClassVar[int] = 4
 
   @nn.compact
