@@ -11,10 +11,8 @@ PRESETS = ("linear", "logistic", "softmax")
 
 
 def get_config(arg=None):
-  defaults.check_preset(arg, (None, "linear", "logistic", "softmax"))
+  defaults.check_preset(arg, (None, *PRESETS))
   kind = arg or "linear"
-  if kind not in PRESETS:
-    raise ValueError(f"regression preset {kind!r}; accepted: {', '.join(PRESETS)}")
   c = defaults.base_config()
   c.model = f"{kind}_regression"
   c.task = "regression"

@@ -8,7 +8,7 @@ from train import defaults
 
 
 def get_config(arg=None):
-  defaults.check_preset(arg, (None,))
+  defaults.check_preset(arg, (None, "parallel", "chunkwise", "recurrent"))
   c = defaults.base_config()
   c.model = "retnet_tiny"            # dim 64, value/FFN 128, 2 layers, 2 heads; vocab_size from the corpus
   c.model_kwargs = {}
