@@ -99,76 +99,78 @@ def train_and_evaluate(config, workdir: str) -> dict:
   state = step_lib.replicate(state, devices)
   step = int(state.step)
   logger = logs.Logger(workdir, step, enabled=is_main)
-  progress = logs.Progress(total_steps, steps_per_epoch, enabled=is_main)
+  try:
+    progress = logs.Progress(total_steps, steps_per_epoch, enabled=is_main)
 
-  # ---------------------------------------------------------------- compiled steps
-  p_train = step_lib.make_train_step(task, model, tx, config.ema_decay, devices)
-  p_eval = step_lib.make_eval_step(task, model, devices)
+    # ---------------------------------------------------------------- compiled steps
+    p_train = step_lib.make_train_step(task, model, tx, config.ema_decay, devices)
+    p_eval = step_lib.make_eval_step(task, model, devices)
 
-  def evaluate(p_eval_fn, variables, at_step):
-    sums = None
-    for batch in data.eval_batches(eval_source, local_eval_batch, num_eval, num_devices):
-      sums = _add(sums, p_eval_fn(variables, batch, schedules.at(at_step)))
-    return task.summarize(jax.device_get(sums))
+    def evaluate(p_eval_fn, variables, at_step):
+      sums = None
+      for batch in data.eval_batches(eval_source, local_eval_batch, num_eval, num_devices):
+        sums = _add(sums, p_eval_fn(variables, batch, schedules.at(at_step)))
+      return task.summarize(jax.device_get(sums))
 
-  # ---------------------------------------------------------------- loop
-  pending, eval_results = [], None
-  timer_start, images, paused = None, 0, 0.0
-  epoch_ds, epoch_of_ds = None, None
-  progress.start(step)
-  while step < total_steps:
-    epoch, step_in_epoch = divmod(step, steps_per_epoch)
-    if epoch_of_ds != epoch:
-      epoch_ds, epoch_of_ds = data.train_epoch(train_source, config.seed, epoch, local_batch, config.augment), epoch
-    batches = data.device_batches(epoch_ds, step_in_epoch, k, num_devices)
-    state, metrics = p_train(state, batches, schedules.values(step, k))
-    pending.append((step, metrics))
-    step += k
-    if timer_start is None:  # the first call compiles: throughput counts from its end
-      jax.block_until_ready(metrics)
-      timer_start = time.perf_counter()
-    else:
-      images += k * config.batch_size
-    epoch_end = step % steps_per_epoch == 0
-    save_now = _crossed(step, k, config.checkpoint_every_steps) or step == total_steps
-    if _crossed(step, k, config.log_every_steps) or epoch_end or save_now:
-      jax.block_until_ready(metrics)  # device time is train time; what follows (logs, eval, saves) is not
-      t0 = time.perf_counter()
-      train_metrics = _flush(task, pending)  # raises DivergedError before anything is saved
-      pending = []
-      seconds = t0 - timer_start - paused
-      rate = images / seconds if seconds > 0 and images else 0.0
-      progress.update(step, train_metrics["loss"], rate)
-      logger.write("train", step, {**train_metrics, "learning_rate": float(lr_schedule(step - 1)),
-                                   "images_per_sec": rate, **_floats(schedules.at(step - 1))})
-      if epoch_end:
-        eval_results = evaluate(p_eval, state.eval_variables(), step)
-        logger.write("eval", step, {**eval_results, "epoch": step // steps_per_epoch})
-      if save_now or epoch_end and config.checkpoint_every_steps <= 0:
-        ckpts.save(state)
-      paused += time.perf_counter() - t0
-  train_seconds = (time.perf_counter() - timer_start - paused) if timer_start else 0.0
-  if eval_results is None:  # restored a finished run
-    eval_results = evaluate(p_eval, state.eval_variables(), step)
+    # ---------------------------------------------------------------- loop
+    pending, eval_results = [], None
+    timer_start, images, paused = None, 0, 0.0
+    epoch_ds, epoch_of_ds = None, None
+    progress.start(step)
+    while step < total_steps:
+      epoch, step_in_epoch = divmod(step, steps_per_epoch)
+      if epoch_of_ds != epoch:
+        epoch_ds, epoch_of_ds = data.train_epoch(train_source, config.seed, epoch, local_batch, config.augment), epoch
+      batches = data.device_batches(epoch_ds, step_in_epoch, k, num_devices)
+      state, metrics = p_train(state, batches, schedules.values(step, k))
+      pending.append((step, metrics))
+      step += k
+      if timer_start is None:  # the first call compiles: throughput counts from its end
+        jax.block_until_ready(metrics)
+        timer_start = time.perf_counter()
+      else:
+        images += k * config.batch_size
+      epoch_end = step % steps_per_epoch == 0
+      save_now = _crossed(step, k, config.checkpoint_every_steps) or step == total_steps
+      if _crossed(step, k, config.log_every_steps) or epoch_end or save_now:
+        jax.block_until_ready(metrics)  # device time is train time; what follows (logs, eval, saves) is not
+        t0 = time.perf_counter()
+        train_metrics = _flush(task, pending)  # raises DivergedError before anything is saved
+        pending = []
+        seconds = t0 - timer_start - paused
+        rate = images / seconds if seconds > 0 and images else 0.0
+        progress.update(step, train_metrics["loss"], rate)
+        logger.write("train", step, {**train_metrics, "learning_rate": float(lr_schedule(step - 1)),
+                                     "images_per_sec": rate, **_floats(schedules.at(step - 1))})
+        if epoch_end:
+          eval_results = evaluate(p_eval, state.eval_variables(), step)
+          logger.write("eval", step, {**eval_results, "epoch": step // steps_per_epoch})
+        if save_now or epoch_end and config.checkpoint_every_steps <= 0:
+          ckpts.save(state)
+        paused += time.perf_counter() - t0
+    train_seconds = (time.perf_counter() - timer_start - paused) if timer_start else 0.0
+    if eval_results is None:  # restored a finished run
+      eval_results = evaluate(p_eval, state.eval_variables(), step)
 
-  # ---------------------------------------------------------------- summary and deploy export
-  summary = {**{f"eval_{n}": v for n, v in eval_results.items()}, "steps": step,
-             "epochs": step / steps_per_epoch, "train_images_per_sec": images / train_seconds if images else 0.0,
-             "model": config.model, "dataset": config.dataset, "num_params": num_params,
-             "num_devices": num_devices * process_count, "steps_per_call": k}
-  if to_deploy is not None:
-    deploy_model = archs.create_model(config.model, deploy=True, **model_kwargs)
-    deploy_vars = to_deploy(jax.device_get(state.eval_variables()))
-    deploy_results = evaluate(step_lib.make_eval_step(task, deploy_model, devices), deploy_vars, step)
-    summary.update({f"deploy_eval_{n}": v for n, v in deploy_results.items()})
-    checkpoint.save_variables(os.path.join(workdir, "deploy"), deploy_vars)
-  summary["wall_seconds"] = time.perf_counter() - t_start
-  ckpts.close()
-  if is_main:
-    logger.write("summary", step, summary)
-    with open(os.path.join(workdir, "summary.json"), "w") as f:
-      json.dump(summary, f, indent=2)
-  logger.close()
+    # ---------------------------------------------------------------- summary and deploy export
+    summary = {**{f"eval_{n}": v for n, v in eval_results.items()}, "steps": step,
+               "epochs": step / steps_per_epoch, "train_images_per_sec": images / train_seconds if images else 0.0,
+               "model": config.model, "dataset": config.dataset, "num_params": num_params,
+               "num_devices": num_devices * process_count, "steps_per_call": k}
+    if to_deploy is not None:
+      deploy_model = archs.create_model(config.model, deploy=True, **model_kwargs)
+      deploy_vars = to_deploy(jax.device_get(state.eval_variables()))
+      deploy_results = evaluate(step_lib.make_eval_step(task, deploy_model, devices), deploy_vars, step)
+      summary.update({f"deploy_eval_{n}": v for n, v in deploy_results.items()})
+      checkpoint.save_variables(os.path.join(workdir, "deploy"), deploy_vars)
+    summary["wall_seconds"] = time.perf_counter() - t_start
+    if is_main:
+      logger.write("summary", step, summary)
+      with open(os.path.join(workdir, "summary.json"), "w") as f:
+        json.dump(summary, f, indent=2)
+  finally:  # also when a NaN loss stops the run: TensorBoard's writer cannot close at interpreter exit (3.12)
+    ckpts.close()
+    logger.close()
   return summary
 
 
