@@ -19,15 +19,18 @@ FAMILIES = {
     "vanillanet_5": ({"width_multiplier": 1 / 8}, 32), "wide_resnet40_1": ({}, 32),
 }
 SLOW_FAMILIES = {
-    "alexnet": ({"hidden": 64}, 224), "zfnet": ({"hidden": 64}, 224), "googlenet": ({}, 32),
+    # No dropout: at 0.5 on a narrowed head it hides 16 steps of learning (measured: loss -2%; without: -98%).
+    "alexnet": ({"hidden": 256, "drop_rate": 0.0}, 224), "zfnet": ({"hidden": 256, "drop_rate": 0.0}, 224),
+    "googlenet": ({}, 32),
     "densenet121": ({}, 32), "fractalnet20": ({}, 32), "preact_resnet18": ({}, 32), "resnext50_32x4d": ({}, 32),
     "seresnet50": ({}, 32), "resnet18_blur": ({}, 32), "bam_resnet18": ({}, 32),
     "resnet110_stochastic_depth": ({}, 32), "hyper_resnet40_1": ({}, 32), "convnext_tiny": ({}, 32),
 }
 # Scheduled hyperparameters at the start of training: VanillaNet's deep training starts from ReLU (lambda 0).
 HPARAMS = {"vanillanet_5": {"act_lambda": 0.0}}
-# Adam's learning rate: 1e-3, but VanillaNet's recipe trains with large steps (configs/vanillanet.py: LAMB 1.5e-2).
-LEARNING_RATE = {"vanillanet_5": 1e-2}
+# Adam's learning rate: 1e-3, but VanillaNet's recipe trains with large steps (configs/vanillanet.py: LAMB 1.5e-2),
+# and AlexNet/ZFNet, without BatchNorm, with small ones.
+LEARNING_RATE = {"vanillanet_5": 1e-2, "alexnet": 1e-4, "zfnet": 1e-4}
 
 
 def digits_batch(size, n=32):
