@@ -6,6 +6,8 @@ on import; they are imported here so that `create_model` knows every name.
 import importlib
 import pkgutil
 
+__version__ = "0.1.0"
+
 from archs.registry import create_model, get_to_deploy, list_models, register_model, UnknownModelError
 
 # Every public module of the package is a model file (archs/layers holds the shared blocks).
@@ -13,4 +15,4 @@ for _info in pkgutil.iter_modules(__path__):
   if not _info.name.startswith("_") and _info.name not in ("registry", "layers"):
     importlib.import_module(f"{__name__}.{_info.name}")
 
-__all__ = ["create_model", "get_to_deploy", "list_models", "register_model", "UnknownModelError"]
+__all__ = ["__version__", "create_model", "get_to_deploy", "list_models", "register_model", "UnknownModelError"]

@@ -42,7 +42,7 @@ class AlexNet(nn.Module):
   dtype: Any = jnp.float32
 
   @nn.compact
-  def __call__(self, x, train: bool = False, return_features: bool = False):
+  def __call__(self, x, *, train: bool = False, return_features: bool = False):
     x = x.astype(self.dtype)
     stages = []
     for i, (width, kernel, stride, pad, group) in enumerate(

@@ -53,7 +53,7 @@ class ConvNeXt(nn.Module):
   dtype: Any = jnp.float32
 
   @nn.compact
-  def __call__(self, x, train: bool = False, return_features: bool = False):
+  def __call__(self, x, *, train: bool = False, return_features: bool = False):
     if len(self.depths) != len(self.dims):
       raise ValueError(f"ConvNeXt needs one dim per stage, got depths {self.depths} and dims {self.dims}")
     conv = functools.partial(nn.Conv, padding=0, dtype=self.dtype, kernel_init=weight_init)

@@ -56,7 +56,7 @@ class DenseNet(nn.Module):
   dtype: Any = jnp.float32
 
   @nn.compact
-  def __call__(self, x, train: bool = False, return_features: bool = False):
+  def __call__(self, x, *, train: bool = False, return_features: bool = False):
     x = x.astype(self.dtype)
     x = nn.Conv(self.num_init_features, (7, 7), (2, 2), padding=[(3, 3)] * 2, use_bias=False,
                 kernel_init=_conv_init, dtype=self.dtype, name="conv0")(x)

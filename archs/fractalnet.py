@@ -100,7 +100,7 @@ class FractalNet(nn.Module):
   dtype: Any = jnp.float32
 
   @nn.compact
-  def __call__(self, x, train: bool = False, return_features: bool = False):
+  def __call__(self, x, *, train: bool = False, return_features: bool = False):
     if self.global_scope not in ("network", "block"):
       raise ValueError(f"global_scope must be 'network' or 'block', got {self.global_scope!r}")
     if len(self.widths) != len(self.drop_rates):

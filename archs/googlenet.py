@@ -86,7 +86,7 @@ class GoogLeNet(nn.Module):
   dtype: Any = jnp.float32
 
   @nn.compact
-  def __call__(self, x, train: bool = False, return_features: bool = False):
+  def __call__(self, x, *, train: bool = False, return_features: bool = False):
     conv = functools.partial(_conv, self.paper, self.dtype)
     inception = functools.partial(Inception, paper=self.paper, dtype=self.dtype)
     x = x.astype(self.dtype)

@@ -13,6 +13,8 @@ Language-model contract: `model.apply(variables, tokens)` with tokens (B, L) int
 from __future__ import annotations
 
 import functools
+from typing import Any
+
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
@@ -20,9 +22,9 @@ import jax.numpy as jnp
 from archs.registry import register_model
 
 
-def _gate_norm(name):
+def _gate_norm(name, dtype):
   """One LayerNorm per gate over its features: scale and bias of shape (4, features)."""
-  return nn.LayerNorm(epsilon=1e-5, reduction_axes=-1, feature_axes=(-2, -1), name=name)
+  return nn.LayerNorm(epsilon=1e-5, reduction_axes=-1, feature_axes=(-2, -1), dtype=dtype, name=name)
 
 
 def _lstm_update(gates, c, cell_norm):
@@ -35,27 +37,29 @@ class PerGateLinear(nn.Module):
   """Four independent linear maps, one per gate: (B, 4, in) -> (B, 4, features)."""
   features: int
   use_bias: bool
+  dtype: Any = jnp.float32
 
   @nn.compact
   def __call__(self, z):
     init = nn.initializers.variance_scaling(1.0, "fan_in", "normal", in_axis=-2, out_axis=-1, batch_axis=(0,))
     kernel = self.param("kernel", init, (4, z.shape[-1], self.features))
-    y = jnp.einsum("bgz,gzh->bgh", z, kernel)
+    y = jnp.einsum("bgz,gzh->bgh", z.astype(self.dtype), kernel.astype(self.dtype))
     if self.use_bias:
-      y = y + self.param("bias", nn.initializers.zeros, (4, self.features))
+      y = y + self.param("bias", nn.initializers.zeros, (4, self.features)).astype(self.dtype)
     return y
 
 
 class LayerNormLSTMCell(nn.Module):
   """labml LSTMCell(layer_norm=True): gates LN(W_h h + b + W_x x), h = s(o) tanh(LN(c))."""
   hidden_size: int
+  dtype: Any = jnp.float32
 
   @nn.compact
   def __call__(self, x, h, c):
-    gates = nn.Dense(4 * self.hidden_size, name="hidden_lin")(h)
-    gates = gates + nn.Dense(4 * self.hidden_size, use_bias=False, name="input_lin")(x)
-    gates = _gate_norm("gate_norm")(gates.reshape(-1, 4, self.hidden_size))
-    return _lstm_update(gates, c, nn.LayerNorm(epsilon=1e-5, name="cell_norm"))
+    dense = functools.partial(nn.Dense, 4 * self.hidden_size, dtype=self.dtype)
+    gates = dense(name="hidden_lin")(h) + dense(use_bias=False, name="input_lin")(x)
+    gates = _gate_norm("gate_norm", self.dtype)(gates.reshape(-1, 4, self.hidden_size))
+    return _lstm_update(gates, c, nn.LayerNorm(epsilon=1e-5, dtype=self.dtype, name="cell_norm"))
 
 
 class HyperLSTMCell(nn.Module):
@@ -63,23 +67,24 @@ class HyperLSTMCell(nn.Module):
   hidden_size: int
   hyper_size: int
   n_z: int
+  dtype: Any = jnp.float32
 
   @nn.compact
   def __call__(self, carry, x):
     h, c, h_hat, c_hat = carry
-    hidden, n_z, batch = self.hidden_size, self.n_z, x.shape[0]
-    h_hat, c_hat = LayerNormLSTMCell(self.hyper_size, name="hyper")(jnp.concatenate([h, x], -1), h_hat, c_hat)
-    z_h = nn.Dense(4 * n_z, name="z_h")(h_hat).reshape(batch, 4, n_z)
-    z_x = nn.Dense(4 * n_z, name="z_x")(h_hat).reshape(batch, 4, n_z)
-    z_b = nn.Dense(4 * n_z, use_bias=False, name="z_b")(h_hat).reshape(batch, 4, n_z)
-    d_h = PerGateLinear(hidden, use_bias=False, name="d_h")(z_h)
-    d_x = PerGateLinear(hidden, use_bias=False, name="d_x")(z_x)
-    d_b = PerGateLinear(hidden, use_bias=True, name="d_b")(z_b)
-    w_h = self.param("w_h", nn.initializers.zeros, (4, hidden, hidden))
-    w_x = self.param("w_x", nn.initializers.zeros, (4, x.shape[-1], hidden))
+    hidden, n_z, batch, dtype = self.hidden_size, self.n_z, x.shape[0], self.dtype
+    h_hat, c_hat = LayerNormLSTMCell(self.hyper_size, dtype, name="hyper")(jnp.concatenate([h, x], -1), h_hat,
+                                                                            c_hat)
+    z = lambda name, bias=True: nn.Dense(4 * n_z, use_bias=bias, dtype=dtype, name=name)(h_hat).reshape(batch, 4, n_z)
+    d_h = PerGateLinear(hidden, use_bias=False, dtype=dtype, name="d_h")(z("z_h"))
+    d_x = PerGateLinear(hidden, use_bias=False, dtype=dtype, name="d_x")(z("z_x"))
+    d_b = PerGateLinear(hidden, use_bias=True, dtype=dtype, name="d_b")(z("z_b", bias=False))
+    w_h = self.param("w_h", nn.initializers.zeros, (4, hidden, hidden)).astype(dtype)
+    w_x = self.param("w_x", nn.initializers.zeros, (4, x.shape[-1], hidden)).astype(dtype)
     gates = (d_h * jnp.einsum("bj,gjh->bgh", h, w_h) + d_x * jnp.einsum("bj,gjh->bgh", x, w_x) + d_b)
-    h, c = _lstm_update(_gate_norm("gate_norm")(gates), c, nn.LayerNorm(epsilon=1e-5, name="cell_norm"))
-    return (h, c, h_hat, c_hat), h
+    h, c = _lstm_update(_gate_norm("gate_norm", dtype)(gates), c,
+                        nn.LayerNorm(epsilon=1e-5, dtype=dtype, name="cell_norm"))
+    return (h, c.astype(dtype), h_hat, c_hat.astype(dtype)), h
 
 
 class HyperLSTMLM(nn.Module):
@@ -89,21 +94,22 @@ class HyperLSTMLM(nn.Module):
   hyper_size: int = 16
   n_z: int = 16
   num_layers: int = 1
+  dtype: Any = jnp.float32  # compute dtype; parameters stay float32
 
   @nn.compact
   def __call__(self, tokens, *, train: bool = False):
     if tokens.ndim != 2:
       raise ValueError(f"tokens of shape {tokens.shape}; accepted: (batch, length) integer ids")
     x = nn.Embed(self.vocab_size, self.hidden_size, embedding_init=nn.initializers.normal(1.0),
-                 name="embed")(tokens)
+                 dtype=self.dtype, name="embed")(tokens)
     batch = tokens.shape[0]
     scan = nn.scan(HyperLSTMCell, variable_broadcast="params", split_rngs={"params": False},
                    in_axes=1, out_axes=1)
     for layer in range(self.num_layers):
       zeros = lambda n: jnp.zeros((batch, n), x.dtype)
       carry = (zeros(self.hidden_size), zeros(self.hidden_size), zeros(self.hyper_size), zeros(self.hyper_size))
-      _, x = scan(self.hidden_size, self.hyper_size, self.n_z, name=f"layer_{layer}")(carry, x)
-    return nn.Dense(self.vocab_size, name="head")(x).astype(jnp.float32)
+      _, x = scan(self.hidden_size, self.hyper_size, self.n_z, self.dtype, name=f"layer_{layer}")(carry, x)
+    return nn.Dense(self.vocab_size, dtype=self.dtype, name="head")(x).astype(jnp.float32)
 
 
 # labml's experiment (Shakespeare characters): d_model 512, hyper 16, n_z 16, one layer.

@@ -35,7 +35,7 @@ class LeNet5(nn.Module):
   dtype: jnp.dtype = jnp.float32
 
   @nn.compact
-  def __call__(self, x, train: bool = False, return_features: bool = False):
+  def __call__(self, x, *, train: bool = False, return_features: bool = False):
     if self.activation not in _ACTIVATIONS:
       raise ValueError(f"LeNet5: unknown activation {self.activation!r}; accepted: {', '.join(_ACTIVATIONS)}")
     if self.pool not in _POOLS:

@@ -100,7 +100,7 @@ class LSTMLanguageModel(nn.Module):
   dtype: jnp.dtype = jnp.float32
 
   @nn.compact
-  def __call__(self, tokens, initial_state=None, train: bool = False, return_state: bool = False):
+  def __call__(self, tokens, initial_state=None, *, train: bool = False, return_state: bool = False):
     embed = nn.Embed(self.vocab_size, self.hidden_size, embedding_init=_uniform(self.init_scale), dtype=self.dtype,
                      name="embedding")
     x, state = StackedLSTM(self.hidden_size, self.num_layers, self.dropout_rate, self.init_scale, self.forget_bias,

@@ -2,7 +2,8 @@
 
 Inputs are (B, ...) float; every axis after the batch axis is flattened, so images work too.
 Contract: `model.apply(variables, x, train=False)`; dropout draws from the 'dropout' RNG stream.
-- MLP, LinearRegression: (B, num_outputs).
+- MLP: (B, num_classes) logits (a classifier: the trainer's classification task sets num_classes).
+- LinearRegression: (B, num_outputs).
 - LogisticRegression: (B,) one logit per example (loss: losses.binary_cross_entropy_with_logits).
 - SoftmaxRegression: (B, num_classes) logits (loss: losses.softmax_cross_entropy).
 """
@@ -25,7 +26,7 @@ def _flatten(x):
 class MLP(nn.Module):
   """Dense -> activation -> dropout for each hidden size, then a linear output layer."""
   hidden_sizes: Sequence[int] = (128,)
-  num_outputs: int = 10
+  num_classes: int = 10
   activation: str = "relu"
   dropout_rate: float = 0.0
   dtype: Any = jnp.float32
@@ -39,7 +40,7 @@ class MLP(nn.Module):
     for i, width in enumerate(self.hidden_sizes):
       x = act(nn.Dense(width, dtype=self.dtype, name=f"hidden_{i}")(x))
       x = nn.Dropout(self.dropout_rate, deterministic=not train)(x)
-    logits = nn.Dense(self.num_outputs, dtype=self.dtype, name="head")(x).astype(jnp.float32)
+    logits = nn.Dense(self.num_classes, dtype=self.dtype, name="head")(x).astype(jnp.float32)
     if return_features:
       return {"logits": logits, "pre_logits": x}
     return logits
@@ -74,7 +75,7 @@ class SoftmaxRegression(nn.Module):
     return nn.Dense(self.num_classes, dtype=self.dtype, name="linear")(_flatten(x)).astype(jnp.float32)
 
 
-register_model(functools.partial(MLP, hidden_sizes=(32,), num_outputs=10), name="mlp")
+register_model(functools.partial(MLP, hidden_sizes=(32,), num_classes=10), name="mlp")
 register_model(functools.partial(LinearRegression, num_outputs=1), name="linear_regression")
 register_model(LogisticRegression, name="logistic_regression")
 register_model(functools.partial(SoftmaxRegression, num_classes=10), name="softmax_regression")

@@ -50,7 +50,7 @@ class MobileNetV1(nn.Module):
   dtype: Any = jnp.float32
 
   @nn.compact
-  def __call__(self, x, train: bool = False, return_features: bool = False):
+  def __call__(self, x, *, train: bool = False, return_features: bool = False):
     if self.width_multiplier <= 0:
       raise ValueError(f"width_multiplier must be > 0, got {self.width_multiplier}")
     scale = lambda c: int(c * self.width_multiplier)

@@ -99,7 +99,7 @@ class PreActResNet(nn.Module):
   act: Callable = relu
 
   @nn.compact
-  def __call__(self, x, train: bool = False, return_features: bool = False):
+  def __call__(self, x, *, train: bool = False, return_features: bool = False):
     conv, norm = _layers(self.dtype, train)
     x = conv(64, (7, 7), 2, padding=3, name="conv1")(x)
     x = self.act(norm(name="bn1")(x))
@@ -123,7 +123,7 @@ class WideResNet(nn.Module):
   act: Callable = relu
 
   @nn.compact
-  def __call__(self, x, train: bool = False, return_features: bool = False):
+  def __call__(self, x, *, train: bool = False, return_features: bool = False):
     if self.depth < 10 or (self.depth - 4) % 6:
       raise ValueError(f"WRN depth must be 6n + 4 with n >= 1, got {self.depth}")
     conv, norm = _layers(self.dtype, train)

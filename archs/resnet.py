@@ -162,7 +162,7 @@ class ResNet(nn.Module):
   zero_init_last: bool = False  # zero gamma in each block's last BN (Goyal et al.), off as in torchvision
 
   @nn.compact
-  def __call__(self, x, train: bool = False, return_features: bool = False):
+  def __call__(self, x, *, train: bool = False, return_features: bool = False):
     self._check()
     conv = functools.partial(nn.Conv, use_bias=False, dtype=self.dtype, kernel_init=conv_init)
     norm = functools.partial(nn.BatchNorm, use_running_average=not train, momentum=0.9, epsilon=1e-5,

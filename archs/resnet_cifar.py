@@ -57,7 +57,7 @@ class CifarResNet(nn.Module):
   act: Callable = relu
 
   @nn.compact
-  def __call__(self, x, train: bool = False, return_features: bool = False):
+  def __call__(self, x, *, train: bool = False, return_features: bool = False):
     if self.depth < 8 or (self.depth - 2) % 6:
       raise ValueError(f"CIFAR ResNet depth must be 6n + 2 with n >= 1, got {self.depth}")
     if self.stochastic_depth not in STOCHASTIC_DEPTH:

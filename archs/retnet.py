@@ -157,7 +157,7 @@ class RetNet(nn.Module):
     self.norm = nn.RMSNorm(epsilon=self.norm_eps, dtype=self.dtype)
     self.head = nn.Dense(self.vocab_size, use_bias=False, kernel_init=init, dtype=self.dtype)
 
-  def __call__(self, tokens, mode: str = "parallel", chunk_size: int = 64, state=None,
+  def __call__(self, tokens, *, mode: str = "parallel", chunk_size: int = 64, state=None,
                return_state: bool = False, train: bool = False):
     if tokens.ndim != 2:
       raise ValueError(f"tokens must be int (batch, length), got shape {tokens.shape}")

@@ -97,7 +97,7 @@ class Tnn(nn.Module):
   dtype: jnp.dtype = jnp.float32
 
   @nn.compact
-  def __call__(self, tokens, train: bool = False):
+  def __call__(self, tokens, *, train: bool = False):
     if tokens.ndim != 2:
       raise ValueError(f"tokens must be int (batch, length), got shape {tokens.shape}")
     x = nn.Embed(self.vocab_size, self.dim, embedding_init=nn.initializers.normal(self.dim ** -0.5),

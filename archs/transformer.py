@@ -155,7 +155,7 @@ class Transformer(nn.Module):
     logits = tgt_embed.attend(y) if self.tie_output else self.output(y)
     return logits.astype(jnp.float32)
 
-  def __call__(self, src, tgt_in, train: bool = False):
+  def __call__(self, src, tgt_in, *, train: bool = False):
     return self.decode_logits(self.encode(src, train=train), src, tgt_in, train=train)
 
 
@@ -180,7 +180,7 @@ class TransformerLM(nn.Module):
   dtype: jnp.dtype = jnp.float32
 
   @nn.compact
-  def __call__(self, tokens, train: bool = False):
+  def __call__(self, tokens, *, train: bool = False):
     embed = _embedding(self.vocab_size, self.d_model, self.dtype, name="embedding")
     mask = None if self.decode else causal_mask(tokens.shape[1])
     y = TransformerStack(embed, _layer(self), self.num_layers, **_stack_kwargs(self), name="decoder")(

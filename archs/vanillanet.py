@@ -141,7 +141,7 @@ class VanillaNet(nn.Module):
   dtype: Any = jnp.float32
 
   @nn.compact
-  def __call__(self, x, train: bool = False, act_lambda=1.0, return_features: bool = False):
+  def __call__(self, x, *, train: bool = False, act_lambda=1.0, return_features: bool = False):
     if len(self.dims) != len(self.strides) + 1:
       raise ValueError(f"dims needs len(strides) + 1 = {len(self.strides) + 1} widths, got {len(self.dims)}")
     if self.ada_pool is not None and len(self.ada_pool) != len(self.strides):

@@ -41,7 +41,7 @@ class VGG(nn.Module):
   dtype: Any = jnp.float32
 
   @nn.compact
-  def __call__(self, x, train: bool = False, return_features: bool = False):
+  def __call__(self, x, *, train: bool = False, return_features: bool = False):
     x = x.astype(self.dtype)
     named, stage_maps = {}, []
     for s, widths in enumerate(self.stages, start=1):

@@ -19,3 +19,19 @@ def fast_compile():
   jax.config.update("jax_disable_most_optimizations", True)
   yield
   jax.config.update("jax_disable_most_optimizations", old)
+
+
+@pytest.fixture
+def temporary_model():
+  """`register(fn, name, **kw) -> name`: registers a test-only model, removed again when the test ends."""
+  from archs import registry
+  names = []
+
+  def register(fn, name, **kwargs):
+    registry.register_model(fn, name=name, **kwargs)
+    names.append(name)
+    return name
+
+  yield register
+  for name in names:
+    registry.unregister_model(name)

@@ -86,7 +86,7 @@ def test_output_shapes_and_counts():
 
 def test_mlp_activation_by_name_and_dropout():
   x = jax.random.normal(jax.random.key(0), (8, 5))
-  model = MLP(hidden_sizes=(16, 16), num_outputs=3, activation="gelu", dropout_rate=0.5)
+  model = MLP(hidden_sizes=(16, 16), num_classes=3, activation="gelu", dropout_rate=0.5)
   variables = model.init(jax.random.key(1), x)
   p = variables["params"]
   h = jax.nn.gelu(x @ p["hidden_0"]["kernel"] + p["hidden_0"]["bias"], approximate=False)

@@ -5,7 +5,7 @@ A train-mode BatchNorm subtracts the batch mean, so a bias right before it (ResN
 convs, as in their references) gets an exactly zero gradient in training; such a parameter must then reach the
 loss in eval mode, where BatchNorm uses its running statistics.
 
-A new model is tested the moment it is registered: the test below fails until it is given an input kind.
+A new model is tested the moment it is registered (its input kind is in tests/helpers.py).
 The smallest model of each family runs by default; the rest are marked slow (`pytest -m slow`).
 """
 import dataclasses
@@ -18,14 +18,10 @@ import optax
 import pytest
 
 import archs
+from tests.helpers import FLAT_FEATURES, GRAPH, IMAGE_SIZE, LANGUAGE_MODELS, PARITY, SEQ2SEQ, matches, model_inputs
 from train import step as step_lib, tasks
 
-# Input kind of every non-image model (fnmatch patterns); everything else is an NHWC image classifier.
-LANGUAGE_MODELS = ("retnet_*", "tnn_*", "lstm_*", "transformer_lm_*", "hyper_lstm*")
-SEQ2SEQ = ("transformer_tiny", "transformer_base")
-OTHER_INPUTS = ("pondernet_*", "gcn*", "mlp", "*_regression")
-# Image models that need more than 32x32 (AlexNet/ZFNet reach 6x6 before FC6 only from 224).
-IMAGE_SIZE = {"alexnet*": 224, "zfnet": 224}
+OTHER_INPUTS = PARITY + GRAPH + FLAT_FEATURES
 # One cheap model per kind of network runs by default (each family's own test file checks its gradients);
 # the rest, compile-heavy on CPU (DenseNet, GoogLeNet, 50+ layer ResNets), run with -m slow.
 DEFAULT = {
@@ -35,10 +31,6 @@ DEFAULT = {
     "linear_regression", "logistic_regression", "softmax_regression"}
 # Switched off so that one fixed draw cannot drop a whole block and leave its parameters without gradient.
 STOCHASTIC_FIELDS = ("drop_path_rate", "local_drop_rate", "global_drop_ratio")
-
-
-def matches(name, patterns):
-  return any(fnmatch.fnmatchcase(name, p) for p in patterns)
 
 
 def cases() -> list:
@@ -95,19 +87,9 @@ def train_step_on_images(name):
 
 
 def inputs_and_model(name):
-  """(model, positional inputs) of a non-image model."""
-  rng = np.random.default_rng(0)
-  if matches(name, LANGUAGE_MODELS):
-    return archs.create_model(name, vocab_size=32), (jnp.asarray(rng.integers(1, 32, (2, 8)), jnp.int32),)
-  if matches(name, SEQ2SEQ):
-    tokens = lambda: jnp.asarray(rng.integers(3, 32, (2, 6)), jnp.int32)
-    return archs.create_model(name, vocab_size=32), (tokens(), tokens())
-  if fnmatch.fnmatchcase(name, "pondernet_*"):
-    return archs.create_model(name), (jnp.asarray(rng.choice([-1.0, 0.0, 1.0], (2, 8)), jnp.float32),)
-  if fnmatch.fnmatchcase(name, "gcn*"):
-    edges = np.array([[0, 1], [1, 0], [1, 2], [2, 1], [2, 3], [3, 2]], np.int32)
-    return archs.create_model(name), (jnp.asarray(np.eye(4, dtype=np.float32)), jnp.asarray(edges))
-  return archs.create_model(name), (jnp.asarray(rng.standard_normal((2, 8, 8, 1)), jnp.float32),)
+  """(model, positional inputs) of a non-image model, built with the overrides the trainer would pass."""
+  overrides, inputs, _ = model_inputs(name)
+  return archs.create_model(name, **overrides), inputs
 
 
 def gradient_of_outputs(name):

@@ -8,7 +8,6 @@ import numpy as np
 import orbax.checkpoint as ocp
 import pytest
 
-import archs
 from train import defaults, optim, step as step_lib, tasks, trainer
 
 
@@ -19,7 +18,7 @@ class TinyRep(nn.Module):
   dtype: jnp.dtype = jnp.float32
 
   @nn.compact
-  def __call__(self, x, train: bool = False):
+  def __call__(self, x, *, train: bool = False):
     h = x.reshape(x.shape[0], -1)
     if self.deploy:
       return nn.Dense(self.num_classes, name="merged")(h)
@@ -31,12 +30,10 @@ def tiny_rep_to_deploy(variables):
   return {"params": {"merged": jax.tree.map(lambda a, b: a + b, p["a"], p["b"])}}
 
 
-archs.register_model(TinyRep, name="_test_tiny_rep", to_deploy=tiny_rep_to_deploy)
-
-
-def test_export_deploy_evaluates_and_saves(tmp_path):
+def test_export_deploy_evaluates_and_saves(tmp_path, temporary_model):
   c = defaults.base_config()
-  c.model, c.dataset, c.image_size, c.synthetic_examples = "_test_tiny_rep", "synthetic", 8, 64
+  c.model = temporary_model(TinyRep, "_test_tiny_rep", to_deploy=tiny_rep_to_deploy)
+  c.dataset, c.image_size, c.synthetic_examples = "synthetic", 8, 64
   c.batch_size, c.num_epochs, c.num_devices, c.export_deploy, c.ema_decay = 16, 2, 2, True, 0.9
   summary = trainer.train_and_evaluate(c, str(tmp_path))
   assert summary["deploy_eval_accuracy"] == pytest.approx(summary["eval_accuracy"]), \
@@ -56,18 +53,15 @@ class TinyBN(nn.Module):
   dtype: jnp.dtype = jnp.float32
 
   @nn.compact
-  def __call__(self, x, train: bool = False):
+  def __call__(self, x, *, train: bool = False):
     h = nn.Dense(self.num_classes, use_bias=False)(x.reshape(x.shape[0], -1))  # a bias before BN gets no gradient
     return nn.BatchNorm(use_running_average=not train, momentum=0.5)(h)
-
-
-archs.register_model(TinyBN, name="_test_tiny_bn")
 
 
 def test_ema_is_the_moving_average_of_params_and_batch_stats():
   c = defaults.base_config()
   c.optimizer.name, c.learning_rate = "sgd", 0.5
-  model, task = archs.create_model("_test_tiny_bn"), tasks.ClassificationTask()
+  model, task = TinyBN(), tasks.ClassificationTask()
   tx, _ = optim.make_optimizer(c, 1)
   rng = np.random.default_rng(0)
   batch = {"image": rng.standard_normal((1, 1, 4, 8, 8, 1), np.float32), "label": np.zeros((1, 1, 4), np.int32)}

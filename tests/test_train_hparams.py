@@ -7,7 +7,6 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-import archs
 from train import defaults, tasks, trainer
 
 
@@ -17,7 +16,7 @@ class TinyLambdaNet(nn.Module):
   dtype: jnp.dtype = jnp.float32
 
   @nn.compact
-  def __call__(self, x, train: bool = False, act_lambda=1.0):
+  def __call__(self, x, *, train: bool = False, act_lambda=1.0):
     h = nn.Dense(8)(x.reshape(x.shape[0], -1))
     h = (1 - act_lambda) * nn.relu(h) + act_lambda * h
     return nn.Dense(self.num_classes)(h)
@@ -29,7 +28,7 @@ class TinyAuxNet(nn.Module):
   dtype: jnp.dtype = jnp.float32
 
   @nn.compact
-  def __call__(self, x, train: bool = False):
+  def __call__(self, x, *, train: bool = False):
     h = x.reshape(x.shape[0], -1)
     if train:
       self.sow("aux_logits", "first", nn.Dense(self.num_classes, name="aux1")(h))
@@ -37,20 +36,17 @@ class TinyAuxNet(nn.Module):
     return nn.Dense(self.num_classes, name="head")(h)
 
 
-archs.register_model(TinyLambdaNet, name="_test_tiny_lambda")
-
-
-def _config(tmp_path):
+def _config(model):
   c = defaults.base_config()
-  c.model, c.dataset, c.image_size = "_test_tiny_lambda", "synthetic", 8
+  c.model, c.dataset, c.image_size = model, "synthetic", 8
   c.synthetic_examples, c.batch_size, c.steps_per_call, c.num_epochs = 64, 16, 2, 3
   c.num_devices, c.log_every_steps, c.checkpoint_every_steps = 2, 2, 0
   c.hparams = {"act_lambda": {"kind": "deep_training", "decay_epochs": 3, "shape": "linear", "per_step": False}}
   return c
 
 
-def test_changing_hparams_never_recompile(tmp_path, caplog):
-  config = _config(tmp_path)
+def test_changing_hparams_never_recompile(tmp_path, caplog, temporary_model):
+  config = _config(temporary_model(TinyLambdaNet, "_test_tiny_lambda"))
   with jax.log_compiles(True), caplog.at_level(logging.WARNING):
     summary = trainer.train_and_evaluate(config, str(tmp_path / "run"))
   compiles = [r.getMessage() for r in caplog.records if "Compiling" in r.getMessage()]

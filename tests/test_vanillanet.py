@@ -7,6 +7,7 @@ import pytest
 import archs
 from archs import vanillanet
 from archs.layers.activations import leaky_relu
+from tests.helpers import calibrated_random_variables, randomize_variables
 
 # ARCHITECTURES.md section 1.6: (deploy, train-mode) parameters at 1000 classes.
 ORACLES = {
@@ -65,7 +66,7 @@ def test_stem_at_lambda_zero_is_relu_between_the_convs():
   """Model level: the train-form stem at act_lambda=0 == act(BN2(conv1x1(ReLU(BN1(conv4x4 x)))))."""
   stem = vanillanet.Stem(8)
   x = jax.random.normal(jax.random.key(0), (2, 16, 16, 3))
-  variables = _randomize(jax.eval_shape(stem.init, jax.random.key(1), x), seed=2)
+  variables = randomize_variables(jax.eval_shape(stem.init, jax.random.key(1), x), seed=2)
   p, s = variables["params"], variables["batch_stats"]
 
   def bn(y, name):
@@ -139,42 +140,3 @@ def test_bad_configurations_raise():
     vanillanet.VanillaNet(dims=(8, 16), strides=(2,), ada_pool=(0, 4)).init(jax.random.key(0), x)
   with pytest.raises(ValueError, match="batch_stats"):
     vanillanet.to_deploy({"params": {}})
-
-
-def _randomize(variables, seed):
-  """Random, non-trivial values everywhere: fan-in scaled kernels, BN statistics far from (0, 1)."""
-  rng = np.random.default_rng(seed)
-  leaves, treedef = jax.tree_util.tree_flatten_with_path(variables)
-  new = []
-  for path, leaf in leaves:
-    name = path[-1].key
-    if name == "kernel":
-      value = rng.normal(size=leaf.shape) * np.sqrt(2 / np.prod(leaf.shape[:-1]))
-    elif name in ("scale", "var"):
-      value = rng.uniform(0.5, 1.5, size=leaf.shape)
-    else:  # conv/BN bias, running mean
-      value = 0.2 * rng.normal(size=leaf.shape)
-    new.append(jnp.asarray(value, leaf.dtype))
-  return jax.tree.unflatten(treedef, new)
-
-
-def calibrated_random_variables(model, x, seed):
-  """Random parameters; BN statistics = this batch's train-mode statistics, perturbed by ~10% - 50%.
-
-  Close to real statistics, so signals neither explode nor collapse through 13 layers (with arbitrary
-  statistics every output is nearly the same constant and an equality test would prove little).
-  """
-  shapes = jax.eval_shape(model.init, jax.random.key(0), x)
-  variables = _randomize(shapes, seed)
-  old = variables["batch_stats"]
-  _, new = jax.jit(lambda v, x: model.apply(v, x, train=True, mutable=["batch_stats"]))(variables, x)
-  rng = np.random.default_rng(seed + 1)
-
-  def perturb(path, old_leaf, new_leaf):
-    batch = (new_leaf - 0.9 * old_leaf) / 0.1  # undo the running-average update (momentum 0.9)
-    if path[-1].key == "mean":
-      return batch + 0.1 * rng.normal(size=batch.shape).astype(np.float32) * np.sqrt(np.abs(batch) + 1e-3)
-    return jnp.maximum(batch, 1e-3) * rng.uniform(0.5, 1.5, size=batch.shape).astype(np.float32)
-
-  stats = jax.tree_util.tree_map_with_path(perturb, old, new["batch_stats"])
-  return {"params": variables["params"], "batch_stats": stats}

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 import archs
-from tests.test_vanillanet import ORACLES, _randomize, calibrated_random_variables
+from tests.helpers import calibrated_random_variables, randomize_variables
 
 TOLERANCE = 1e-4  # max |deploy - train| / max |train|, float32
 
@@ -31,7 +31,7 @@ def _relative_error(name, size, batch=4, **overrides):
 
 # Every variant's structure (strides, ada_pool, stem) at 1/64 of the widths (8 .. 64; x1.5: 12 .. 96).
 # The ada variant runs at 224 (stem 75, adaptive pools to 38, 19, 10); the others at 64 (final 2x2).
-@pytest.mark.parametrize("name", sorted(ORACLES))
+@pytest.mark.parametrize("name", archs.list_models("vanillanet*"))
 def test_fused_equals_unfused_every_variant(name):
   size = 224 if "ada_pool" in name else 64
   error, spread = _relative_error(name, size, width_multiplier=1 / 64, num_classes=10)
@@ -63,7 +63,7 @@ def test_fusion_is_exact_only_at_lambda_one():
 def test_to_deploy_runs_under_jit():
   overrides = dict(width_multiplier=1 / 64, num_classes=10)
   model = archs.create_model("vanillanet_6", **overrides)
-  variables = _randomize(jax.eval_shape(model.init, jax.random.key(0), jnp.zeros((1, 32, 32, 3))), seed=0)
+  variables = randomize_variables(jax.eval_shape(model.init, jax.random.key(0), jnp.zeros((1, 32, 32, 3))), seed=0)
   eager = archs.vanillanet.to_deploy(variables)
   jitted = jax.jit(archs.vanillanet.to_deploy)(variables)
   jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7), eager, jitted)
