@@ -1,0 +1,107 @@
+"""A damaged newest checkpoint is moved aside and the previous good one restored (issue 11, section 1)."""
+import glob
+import os
+import shutil
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from train import checkpoint, errors, step as step_lib
+
+
+def _state(step: int):
+  w = jax.random.normal(jax.random.PRNGKey(step), (64, 64))  # random: the data file does not compress
+  return step_lib.TrainState(step=jnp.int32(step), params={"w": w}, model_state={}, opt_state=(), ema=None,
+                             rng=jax.random.PRNGKey(step))
+
+
+def _saved(tmp_path, steps=(1, 2, 3)):
+  ckpts = checkpoint.Checkpoints(str(tmp_path), keep=3, log=lambda _: None)
+  for s in steps:
+    ckpts.save(_state(s))
+  ckpts.close()
+  return tmp_path / "checkpoints"
+
+
+def _largest_data_file(step_dir):
+  files = [f for f in glob.glob(str(step_dir / "default" / "**" / "d" / "*"), recursive=True)]
+  return max(files, key=os.path.getsize)
+
+
+def _truncate(step_dir):
+  with open(_largest_data_file(step_dir), "r+b") as f:
+    f.truncate(os.path.getsize(f.name) // 2)
+
+
+def _flip_byte(step_dir):
+  path = _largest_data_file(step_dir)
+  data = bytearray(open(path, "rb").read())
+  data[len(data) // 2] ^= 0x10
+  open(path, "wb").write(bytes(data))
+
+
+def _garble(path):
+  open(path, "wb").write(b"\x00garbled{")
+
+
+DAMAGES = {
+    "truncated array file": _truncate,
+    "deleted array file": lambda d: os.remove(_largest_data_file(d)),
+    "flipped byte in an array file": _flip_byte,
+    "deleted _METADATA": lambda d: os.remove(d / "default" / "_METADATA"),
+    "garbled _METADATA": lambda d: _garble(d / "default" / "_METADATA"),
+    "deleted manifest": lambda d: os.remove(d / "default" / "manifest.ocdbt"),
+    "garbled manifest": lambda d: _garble(d / "default" / "manifest.ocdbt"),
+    "empty step directory": lambda d: [shutil.rmtree(p) if p.is_dir() else p.unlink() for p in d.iterdir()],
+    "missing default/ item": lambda d: shutil.rmtree(d / "default"),
+    "deleted checksums": lambda d: os.remove(d / checkpoint.CHECKSUMS),
+    "garbled checksums": lambda d: _garble(d / checkpoint.CHECKSUMS),
+}
+
+
+@pytest.mark.parametrize("damage", DAMAGES)
+def test_damaged_newest_checkpoint_falls_back_to_the_previous(tmp_path, damage):
+  directory = _saved(tmp_path)
+  DAMAGES[damage](directory / "3")
+  lines = []
+  ckpts = checkpoint.Checkpoints(str(tmp_path), keep=3, log=lines.append)
+  restored = ckpts.restore(jax.eval_shape(lambda: _state(0)))
+  ckpts.close()
+  assert int(restored.step) == 2, f"{damage}: expected the previous step 2, restored {int(restored.step)}"
+  np.testing.assert_array_equal(restored.params["w"], _state(2).params["w"])
+  assert (directory / "3.corrupt").is_dir(), f"{damage}: the damaged step must be kept as 3.corrupt"
+  assert len(lines) == 1 and "step 3 is damaged" in lines[0] and "\n" not in lines[0], lines
+
+
+def test_every_checkpoint_damaged_is_a_one_line_error(tmp_path):
+  directory = _saved(tmp_path, steps=(1, 2))
+  for step in ("1", "2"):
+    _flip_byte(directory / step)
+  ckpts = checkpoint.Checkpoints(str(tmp_path), keep=3, log=lambda _: None)
+  with pytest.raises(errors.UserError, match="no checkpoint in .* can be restored") as e:
+    ckpts.restore(jax.eval_shape(lambda: _state(0)))
+  assert "\n" not in str(e.value)
+  assert sorted(os.listdir(directory)) == ["1.corrupt", "2.corrupt"]
+
+
+def test_a_checkpoint_of_another_model_is_refused_and_kept(tmp_path):
+  directory = _saved(tmp_path, steps=(1,))
+  other = step_lib.TrainState(step=jnp.int32(0), params={"w": jnp.zeros((32, 64))}, model_state={}, opt_state=(),
+                              ema=None, rng=jax.random.PRNGKey(0))
+  ckpts = checkpoint.Checkpoints(str(tmp_path), keep=3, log=lambda _: None)
+  with pytest.raises(errors.UserError, match=r"holds another model .*params\['w'\]"):
+    ckpts.restore(jax.eval_shape(lambda: other))
+  assert os.listdir(directory) == ["1"], "a checkpoint of another config is the user's data: never moved"
+
+
+def test_leftover_temporary_directory_is_removed_and_reported(tmp_path):
+  directory = _saved(tmp_path, steps=(1,))
+  leftover = directory / "2.orbax-checkpoint-tmp-1700000000"
+  (leftover / "default").mkdir(parents=True)
+  lines = []
+  ckpts = checkpoint.Checkpoints(str(tmp_path), keep=3, log=lines.append)
+  assert not leftover.exists() and ckpts.latest_step() == 1
+  assert len(lines) == 1 and "unfinished save" in lines[0]
+  ckpts.close()
