@@ -105,3 +105,18 @@ def test_leftover_temporary_directory_is_removed_and_reported(tmp_path):
   assert not leftover.exists() and ckpts.latest_step() == 1
   assert len(lines) == 1 and "unfinished save" in lines[0]
   ckpts.close()
+
+
+def test_a_run_whose_last_checkpoint_is_damaged_ends_as_it_did(tmp_path):
+  from train import defaults, trainer
+  config = defaults.load_config("lenet5")
+  config.num_epochs, config.batch_size, config.num_devices = 1, 64, 1
+  config.steps_per_call, config.checkpoint_every_steps, config.keep_checkpoints = 1, 7, 3
+  first = trainer.train_and_evaluate(config, str(tmp_path))
+  directory = tmp_path / "checkpoints"
+  newest = max(int(d) for d in os.listdir(directory) if d.isdigit())
+  _flip_byte(directory / str(newest))
+  again = trainer.train_and_evaluate(config, str(tmp_path))
+  assert (directory / f"{newest}.corrupt").is_dir()
+  assert again["steps"] == first["steps"] == newest
+  assert again["eval_loss"] == first["eval_loss"], "the run resumed from the previous step must end bit-identical"
