@@ -68,7 +68,15 @@ def load_digits(config):
   mean, std = images[:DIGITS_TRAIN].mean(), images[:DIGITS_TRAIN].std()
   images = ((images - mean) / std).astype(np.float32)
   split = lambda s: ArraySource({"image": images[s], "label": labels[s]})
-  return split(slice(0, DIGITS_TRAIN)), split(slice(DIGITS_TRAIN, None)), {"num_classes": 10}
+  return split(slice(0, DIGITS_TRAIN)), split(slice(DIGITS_TRAIN, None)), {"num_classes": _classes(config, 10)}
+
+
+def _classes(config, in_dataset: int) -> int:
+  """The model's output size: the dataset's classes, or more (a head larger than the labels need) when asked."""
+  if 0 < config.num_classes < in_dataset:
+    raise errors.UserError(f"num_classes={config.num_classes} is fewer than the {in_dataset} classes of "
+                           f"{config.dataset}; accepted: 0 (from the dataset) or >= {in_dataset}")
+  return config.num_classes or in_dataset
 
 
 def load_synthetic(config):
@@ -123,8 +131,8 @@ def load_tfds(config):
   train = _tfds_source(name, config.train_split, config.data_dir)
   test = _tfds_source(name, config.eval_split, config.data_dir)
   import tensorflow_datasets as tfds
-  num_classes = config.num_classes or tfds.builder(name, data_dir=config.data_dir or None).info.features[
-      "label"].num_classes
+  num_classes = _classes(config, tfds.builder(name, data_dir=config.data_dir or None).info.features[
+      "label"].num_classes)
   return TfdsImages(train, config, name), TfdsImages(test, config, name), {"num_classes": num_classes}
 
 

@@ -10,7 +10,7 @@ import jax.numpy as jnp
 import numpy as np
 
 import archs
-from train import checkpoint, data, defaults, errors, hparams, logs, optim, step as step_lib, tasks
+from train import checkpoint, data, defaults, errors, hparams, logs, optim, step as step_lib, tasks, validate
 
 DTYPES = {"float32": jnp.float32, "bfloat16": jnp.bfloat16}
 
@@ -32,6 +32,8 @@ def train_and_evaluate(config, workdir: str) -> dict:
   t_start = time.perf_counter()
   # ---------------------------------------------------------------- config
   defaults.check_keys(config)
+  validate.check_values(config)
+  validate.check_workdir(workdir)
   errors.check_name("model", config.model, archs.list_models())
   errors.check_name("dtype", config.dtype, DTYPES)
   errors.check_name("optimizer", config.optimizer.name, optim.OPTIMIZERS)
