@@ -120,3 +120,39 @@ def test_a_run_whose_last_checkpoint_is_damaged_ends_as_it_did(tmp_path):
   assert (directory / f"{newest}.corrupt").is_dir()
   assert again["steps"] == first["steps"] == newest
   assert again["eval_loss"] == first["eval_loss"], "the run resumed from the previous step must end bit-identical"
+
+
+def _full_disk(monkeypatch, free):
+  usage = shutil.disk_usage("/")
+  monkeypatch.setattr(checkpoint.shutil, "disk_usage", lambda _: usage._replace(free=free))
+
+
+def test_a_full_disk_stops_in_one_line_and_keeps_the_previous_checkpoint(tmp_path, monkeypatch):
+  ckpts = checkpoint.Checkpoints(str(tmp_path), keep=3, log=lambda _: None)
+  ckpts.save(_state(1))
+  _full_disk(monkeypatch, free=1000)
+  with pytest.raises(errors.UserError, match=r"no space to save step 2 in .*: it needs about 0\.0 MiB") as e:
+    ckpts.save(_state(2))
+  assert "\n" not in str(e.value)
+  monkeypatch.undo()
+  restored = ckpts.restore(jax.eval_shape(lambda: _state(0)))
+  assert int(restored.step) == 1
+  ckpts.close()
+
+
+def test_a_save_failing_on_a_full_disk_is_reported_as_such(tmp_path, monkeypatch):
+  ckpts = checkpoint.Checkpoints(str(tmp_path), keep=3, log=lambda _: None)
+
+  def fails_midway(*args, **kwargs):  # what orbax raised when a tmpfs filled up during the write
+    _full_disk(monkeypatch, free=10)
+    raise RuntimeError("Event loop is closed")
+  monkeypatch.setattr(ckpts.manager, "save", fails_midway)
+  with pytest.raises(errors.UserError, match="no space to save step 2"):
+    ckpts.save(_state(2))
+
+
+def test_another_save_failure_keeps_its_traceback(tmp_path, monkeypatch):
+  ckpts = checkpoint.Checkpoints(str(tmp_path), keep=3, log=lambda _: None)
+  monkeypatch.setattr(ckpts.manager, "save", lambda *a, **k: (_ for _ in ()).throw(RuntimeError("a bug")))
+  with pytest.raises(RuntimeError, match="a bug"):
+    ckpts.save(_state(2))

@@ -70,14 +70,28 @@ class Checkpoints:
     step = int(state.step)
     if step in self.manager.all_steps():
       return
-    self.manager.save(step, args=ocp.args.StandardSave(state), force=True)
-    self.manager.wait_until_finished()
+    needed = sum(x.nbytes for x in jax.tree.leaves(state))
+    if shutil.disk_usage(self.directory).free < needed:
+      raise self._disk_full(step, needed)
+    try:
+      self.manager.save(step, args=ocp.args.StandardSave(state), force=True)
+      self.manager.wait_until_finished()
+    except Exception:  # orbax reports a full disk as assorted errors (e.g. "Event loop is closed")
+      if shutil.disk_usage(self.directory).free < needed:
+        raise self._disk_full(step, needed) from None
+      raise
     if jax.process_index() == 0:
       manifest = {"shapes": describe(state), "checksums": checksums(state)}
       path = os.path.join(self.directory, str(step), CHECKSUMS)
       with open(path + ".tmp", "w") as f:
         json.dump(manifest, f)
       os.replace(path + ".tmp", path)  # atomic: a kill leaves no half-written manifest
+
+  def _disk_full(self, step: int, needed: int) -> errors.UserError:
+    free = shutil.disk_usage(self.directory).free
+    return errors.UserError(f"no space to save step {step} in {self.directory}: it needs about "
+                            f"{needed / 2**20:.1f} MiB and {free / 2**20:.1f} MiB are free; the previous checkpoint "
+                            f"is intact: free some space and rerun the same command to resume")
 
   def restore(self, abstract_state):
     """The newest step that restores intact; damaged steps are moved aside with one line each."""

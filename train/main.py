@@ -5,12 +5,13 @@ line on stderr and exits with status 2; a bug keeps its traceback.
 """
 from __future__ import annotations
 
+import signal
 import sys
 
 from absl import flags
 from ml_collections import config_flags
 
-from train import errors
+from train import errors, interrupt
 
 _CONFIG = config_flags.DEFINE_config_file("config", None, "Config file, e.g. configs/lenet5.py[:arg].",
                                           lock_config=True)
@@ -64,6 +65,12 @@ def main(argv=None) -> int:
   except errors.UserError as e:
     print(f"error: {e}", file=sys.stderr)
     return errors.EXIT_USER_ERROR
+  except interrupt.Interrupted as e:
+    print(e, file=sys.stderr)
+    return e.exit_status
+  except KeyboardInterrupt:  # before training started (the loop handles Ctrl-C itself): nothing to save
+    print("interrupted before training started; nothing was saved", file=sys.stderr)
+    return 128 + signal.SIGINT
   return 0
 
 

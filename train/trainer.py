@@ -10,7 +10,7 @@ import jax.numpy as jnp
 import numpy as np
 
 import archs
-from train import checkpoint, data, defaults, errors, hparams, logs, optim, step as step_lib, tasks, validate
+from train import checkpoint, data, defaults, errors, hparams, interrupt, logs, optim, step as step_lib, tasks, validate
 
 DTYPES = {"float32": jnp.float32, "bfloat16": jnp.bfloat16}
 
@@ -101,6 +101,7 @@ def train_and_evaluate(config, workdir: str) -> dict:
   state = step_lib.replicate(state, devices)
   step = int(state.step)
   logger = logs.Logger(workdir, step, enabled=is_main)
+  stop = interrupt.install()
   try:
     progress = logs.Progress(total_steps, steps_per_epoch, enabled=is_main)
 
@@ -150,6 +151,11 @@ def train_and_evaluate(config, workdir: str) -> dict:
         if save_now or epoch_end and config.checkpoint_every_steps <= 0:
           ckpts.save(state)
         paused += time.perf_counter() - t0
+      if stop.requested:  # SIGTERM/Ctrl-C: checked between device calls, never inside one
+        if pending:
+          _flush(task, pending)  # a diverged state is never saved
+        ckpts.save(state)
+        raise interrupt.Interrupted(stop.signum, step)
     train_seconds = (time.perf_counter() - timer_start - paused) if timer_start else 0.0
     if eval_results is None:  # restored a finished run
       eval_results = evaluate(p_eval, state.eval_variables(), step)
@@ -171,6 +177,7 @@ def train_and_evaluate(config, workdir: str) -> dict:
       with open(os.path.join(workdir, "summary.json"), "w") as f:
         json.dump(summary, f, indent=2)
   finally:  # also when a NaN loss stops the run: TensorBoard's writer cannot close at interpreter exit (3.12)
+    stop.restore()
     ckpts.close()
     logger.close()
   return summary
