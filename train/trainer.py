@@ -95,11 +95,18 @@ def train_and_evaluate(config, workdir: str) -> dict:
   # ---------------------------------------------------------------- state: restore or initialize
   ckpts = checkpoint.Checkpoints(workdir, config.keep_checkpoints)
   if ckpts.latest_step() is not None:
+    try:
+      validate.check_resume(config, workdir)
+    except errors.UserError:
+      ckpts.close()
+      raise
     state = ckpts.restore(abstract)
   else:
     state = step_lib.init_state(task, model, tx, example, schedules.at(0), config.seed, config.ema_decay > 0)
   state = step_lib.replicate(state, devices)
   step = int(state.step)
+  if is_main:
+    validate.write_config(config, workdir)
   logger = logs.Logger(workdir, step, enabled=is_main)
   stop = interrupt.install()
   try:

@@ -5,6 +5,7 @@ optimizer, ...) are checked against their registries by the trainer; this module
 """
 from __future__ import annotations
 
+import json
 import math
 import os
 
@@ -96,3 +97,51 @@ def check_workdir(workdir: str) -> None:
     raise errors.UserError(f"--workdir={workdir!r} lies under the file {existing!r}; accepted: a directory path")
   if not os.access(existing, os.W_OK | os.X_OK):
     raise errors.UserError(f"--workdir={workdir!r}: {existing!r} is not writable; accepted: a writable directory")
+
+
+# Keys a resumed run may change: they extend the run or change how it is logged, saved or spread over devices.
+MAY_CHANGE_ON_RESUME = ("num_epochs", "log_every_steps", "checkpoint_every_steps", "keep_checkpoints", "num_devices",
+                        "steps_per_call", "eval_batch_size", "data_dir", "export_deploy", "distributed")
+CONFIG_FILE = "config.json"
+
+
+def _flat(tree: dict, prefix: str = "") -> dict:
+  out = {}
+  for key, value in tree.items():
+    if isinstance(value, dict) and key not in ("model_kwargs", "task_kwargs", "hparams"):
+      out.update(_flat(value, f"{prefix}{key}."))
+    else:
+      out[f"{prefix}{key}"] = value
+  return out
+
+
+def _as_json(config) -> dict:
+  return json.loads(json.dumps(config.to_dict(), sort_keys=True, default=str))
+
+
+def check_resume(config, workdir: str, log=print) -> None:
+  """A workdir resumed with another config stops in one line listing the keys that differ.
+
+  The keys of MAY_CHANGE_ON_RESUME are accepted and reported. A workdir from before config.json existed resumes.
+  """
+  path = os.path.join(workdir, CONFIG_FILE)
+  if not os.path.exists(path):
+    return
+  with open(path) as f:
+    saved = _flat(json.load(f))
+  current = _flat(_as_json(config))
+  differ = sorted(k for k in set(saved) | set(current) if saved.get(k) != current.get(k))
+  refused = [k for k in differ if k not in MAY_CHANGE_ON_RESUME]
+  if refused:
+    listed = ", ".join(f"{k} {saved.get(k)!r} -> {current.get(k)!r}" for k in refused)
+    raise errors.UserError(f"{workdir} holds a run of another config ({listed}); rerun with the saved values "
+                           f"(see {path}) or use another --workdir")
+  for k in differ:
+    log(f"resuming with {k} {saved.get(k)!r} -> {current.get(k)!r}")
+
+
+def write_config(config, workdir: str) -> None:
+  path = os.path.join(workdir, CONFIG_FILE)
+  with open(path + ".tmp", "w") as f:
+    json.dump(_as_json(config), f, indent=2)
+  os.replace(path + ".tmp", path)
