@@ -8,6 +8,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from faults import DAMAGES, flip_byte
 from train import checkpoint, errors, step as step_lib
 
 
@@ -23,42 +24,6 @@ def _saved(tmp_path, steps=(1, 2, 3)):
     ckpts.save(_state(s))
   ckpts.close()
   return tmp_path / "checkpoints"
-
-
-def _largest_data_file(step_dir):
-  files = [f for f in glob.glob(str(step_dir / "default" / "**" / "d" / "*"), recursive=True)]
-  return max(files, key=os.path.getsize)
-
-
-def _truncate(step_dir):
-  with open(_largest_data_file(step_dir), "r+b") as f:
-    f.truncate(os.path.getsize(f.name) // 2)
-
-
-def _flip_byte(step_dir):
-  path = _largest_data_file(step_dir)
-  data = bytearray(open(path, "rb").read())
-  data[len(data) // 2] ^= 0x10
-  open(path, "wb").write(bytes(data))
-
-
-def _garble(path):
-  open(path, "wb").write(b"\x00garbled{")
-
-
-DAMAGES = {
-    "truncated array file": _truncate,
-    "deleted array file": lambda d: os.remove(_largest_data_file(d)),
-    "flipped byte in an array file": _flip_byte,
-    "deleted _METADATA": lambda d: os.remove(d / "default" / "_METADATA"),
-    "garbled _METADATA": lambda d: _garble(d / "default" / "_METADATA"),
-    "deleted manifest": lambda d: os.remove(d / "default" / "manifest.ocdbt"),
-    "garbled manifest": lambda d: _garble(d / "default" / "manifest.ocdbt"),
-    "empty step directory": lambda d: [shutil.rmtree(p) if p.is_dir() else p.unlink() for p in d.iterdir()],
-    "missing default/ item": lambda d: shutil.rmtree(d / "default"),
-    "deleted checksums": lambda d: os.remove(d / checkpoint.CHECKSUMS),
-    "garbled checksums": lambda d: _garble(d / checkpoint.CHECKSUMS),
-}
 
 
 @pytest.mark.parametrize("damage", DAMAGES)
@@ -78,7 +43,7 @@ def test_damaged_newest_checkpoint_falls_back_to_the_previous(tmp_path, damage):
 def test_every_checkpoint_damaged_is_a_one_line_error(tmp_path):
   directory = _saved(tmp_path, steps=(1, 2))
   for step in ("1", "2"):
-    _flip_byte(directory / step)
+    flip_byte(directory / step)
   ckpts = checkpoint.Checkpoints(str(tmp_path), keep=3, log=lambda _: None)
   with pytest.raises(errors.UserError, match="no checkpoint in .* can be restored") as e:
     ckpts.restore(jax.eval_shape(lambda: _state(0)))
@@ -115,7 +80,7 @@ def test_a_run_whose_last_checkpoint_is_damaged_ends_as_it_did(tmp_path):
   first = trainer.train_and_evaluate(config, str(tmp_path))
   directory = tmp_path / "checkpoints"
   newest = max(int(d) for d in os.listdir(directory) if d.isdigit())
-  _flip_byte(directory / str(newest))
+  flip_byte(directory / str(newest))
   again = trainer.train_and_evaluate(config, str(tmp_path))
   assert (directory / f"{newest}.corrupt").is_dir()
   assert again["steps"] == first["steps"] == newest

@@ -70,6 +70,7 @@ class Checkpoints:
     step = int(state.step)
     if step in self.manager.all_steps():
       return
+    state = jax.device_get(state)  # host arrays carry no device layout: they restore on any device count
     needed = sum(x.nbytes for x in jax.tree.leaves(state))
     if shutil.disk_usage(self.directory).free < needed:
       raise self._disk_full(step, needed)
