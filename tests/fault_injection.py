@@ -72,13 +72,13 @@ def main():
     for i in range(args.kills):
       workdir, signum = tmp / f"kill{i}", rng.choice([signal.SIGKILL, signal.SIGKILL, signal.SIGTERM])
       when = rng.uniform(0.2, 1.0) * duration
-      status, _ = run(workdir, when, signum)
+      killed, _ = run(workdir, when, signum)
       while not (workdir / "summary.json").exists():
         status, stderr = run(workdir)
         assert status == 0, stderr[-2000:]
       ok = same(outcome(workdir), reference)
       identical += ok
-      print(f"kill {i}: {signal.Signals(signum).name} after {when:.1f}s (exit {status}): "
+      print(f"kill {i}: {signal.Signals(signum).name} after {when:.1f}s (exit {killed}): "
             f"{'identical' if ok else 'DIFFERENT'}", flush=True)
     fell_back = 0
     for name, damage in DAMAGES.items():
