@@ -60,10 +60,10 @@ def test_digits_split_and_normalization():
 
 def test_train_order_is_a_function_of_seed_epoch_step():
   source = data.ArraySource({"x": np.arange(100), "label": np.arange(100)})
-  a = data.train_epoch(source, seed=3, epoch=2, local_batch=8, augment=False)
-  b = data.train_epoch(source, seed=3, epoch=2, local_batch=8, augment=False)
+  a = data.train_epoch(source, seed=3, epoch=2, global_batch=8, augment=False)
+  b = data.train_epoch(source, seed=3, epoch=2, global_batch=8, augment=False)
   np.testing.assert_array_equal(a[5]["x"], b[5]["x"], err_msg="same (seed, epoch, step) -> same batch")
-  other = data.train_epoch(source, seed=3, epoch=3, local_batch=8, augment=False)
+  other = data.train_epoch(source, seed=3, epoch=3, global_batch=8, augment=False)
   assert not np.array_equal(a[0]["x"], other[0]["x"]), "each epoch has its own order"
   assert len(a) == 12, "100 // 8: the incomplete last batch is dropped"
   seen = np.concatenate([a[i]["x"] for i in range(len(a))])
@@ -73,8 +73,8 @@ def test_train_order_is_a_function_of_seed_epoch_step():
 def test_augmentation_is_deterministic():
   source = data.ArraySource({"image": np.random.default_rng(0).standard_normal((20, 8, 8, 1), np.float32),
                              "label": np.zeros(20, np.int32)})
-  a = data.train_epoch(source, seed=0, epoch=1, local_batch=4, augment=True)[2]["image"]
-  b = data.train_epoch(source, seed=0, epoch=1, local_batch=4, augment=True)[2]["image"]
+  a = data.train_epoch(source, seed=0, epoch=1, global_batch=4, augment=True)[2]["image"]
+  b = data.train_epoch(source, seed=0, epoch=1, global_batch=4, augment=True)[2]["image"]
   np.testing.assert_array_equal(a, b, err_msg="augmentation should be a function of (seed, epoch, index)")
 
 

@@ -17,7 +17,8 @@ CASES = {  # override -> text the one-line message must contain
     "--config.dtype=float16": "'float16'",
     "--config.batch_size=30": "batch_size=30",          # 8 devices in tests
     "--config.image_size=28": "(1, 28, 28, 1)",          # LeNet-5 takes 32x32
-    "--config.learning_rate=nan": "non-finite loss",
+    "--config.learning_rate=nan": "learning_rate=nan",  # refused before anything runs
+    "--config.learning_rate=1e30": "non-finite loss",    # diverges at once
     "--config.export_deploy=True": "'lenet5' has no deploy form",
 }
 
@@ -33,8 +34,8 @@ def test_user_error_is_one_line_exit_2(override, tmp_path):
   assert "Traceback" not in done.stderr, f"{override}: a user error must not show a traceback"
   assert len(lines) == 1 and CASES[override] in lines[0], f"{override}: expected one error line naming " \
                                                           f"{CASES[override]}, got {done.stderr[-800:]}"
-  if override == "--config.learning_rate=nan":
-    assert "step 2" in lines[0], "the first step updates with lr=nan, so the loss of step 2 is nan"
+  if override == "--config.learning_rate=1e30":
+    assert "at step 3" in lines[0], "after two updates with lr=1e30 the loss is nan"
     assert not os.path.isdir(tmp_path / "checkpoints") or not os.listdir(tmp_path / "checkpoints"), \
         "a diverged run must not save its state"
 

@@ -68,7 +68,15 @@ def load_digits(config):
   mean, std = images[:DIGITS_TRAIN].mean(), images[:DIGITS_TRAIN].std()
   images = ((images - mean) / std).astype(np.float32)
   split = lambda s: ArraySource({"image": images[s], "label": labels[s]})
-  return split(slice(0, DIGITS_TRAIN)), split(slice(DIGITS_TRAIN, None)), {"num_classes": 10}
+  return split(slice(0, DIGITS_TRAIN)), split(slice(DIGITS_TRAIN, None)), {"num_classes": _classes(config, 10)}
+
+
+def _classes(config, in_dataset: int) -> int:
+  """The model's output size: the dataset's classes, or more (a head larger than the labels need) when asked."""
+  if 0 < config.num_classes < in_dataset:
+    raise errors.UserError(f"num_classes={config.num_classes} is fewer than the {in_dataset} classes of "
+                           f"{config.dataset}; accepted: 0 (from the dataset) or >= {in_dataset}")
+  return config.num_classes or in_dataset
 
 
 def load_synthetic(config):
@@ -123,13 +131,13 @@ def load_tfds(config):
   train = _tfds_source(name, config.train_split, config.data_dir)
   test = _tfds_source(name, config.eval_split, config.data_dir)
   import tensorflow_datasets as tfds
-  num_classes = config.num_classes or tfds.builder(name, data_dir=config.data_dir or None).info.features[
-      "label"].num_classes
+  num_classes = _classes(config, tfds.builder(name, data_dir=config.data_dir or None).info.features[
+      "label"].num_classes)
   return TfdsImages(train, config, name), TfdsImages(test, config, name), {"num_classes": num_classes}
 
 
 def image_classification(config, process_index: int = 0, process_count: int = 1):
-  """(train, eval, info) sources of {'image', 'label'} for this host (a strided shard in multi-host runs)."""
+  """(train, eval, info) sources of {'image', 'label'} (a strided shard of this host when process_count > 1)."""
   loader = {"digits": load_digits, "synthetic": load_synthetic}.get(config.dataset, load_tfds)
   train, test, info = loader(config)
   if process_count > 1:
@@ -168,16 +176,27 @@ def epoch_seed(seed: int, epoch: int) -> int:
   return int(np.random.SeedSequence([seed, epoch]).generate_state(1)[0])
 
 
-def train_epoch(source, seed: int, epoch: int, local_batch: int, augment: bool):
-  """This host's batches of one epoch as a grain MapDataset: ds[step] is the batch at (seed, epoch, step)."""
+def train_epoch(source, seed: int, epoch: int, global_batch: int, augment: bool, process_index: int = 0,
+                process_count: int = 1):
+  """This host's batches of one epoch as a grain MapDataset: ds[step] is the batch at (seed, epoch, step).
+
+  `source` is the whole training set on every host: the epoch is one shuffle of it, and host p takes rows
+  p * local .. (p + 1) * local of each global batch, so the order is the same for any number of hosts.
+  """
   ds = grain.MapDataset.source(source)
   if augment:  # deterministic from (seed, epoch, example index)
     ds = ds.map_with_index(lambda i, ex: crop_flip(ex, np.random.default_rng([seed, epoch, i])))
-  return ds.shuffle(seed=epoch_seed(seed, epoch)).batch(local_batch, drop_remainder=True)
+  ds = ds.shuffle(seed=epoch_seed(seed, epoch))
+  local = global_batch // process_count
+  if process_count > 1:  # only this host's rows are read (and decoded)
+    shuffled, steps = ds, len(ds) // global_batch
+    ds = grain.MapDataset.range(steps * local).map(
+        lambda i: shuffled[(i // local) * global_batch + process_index * local + i % local])
+  return ds.batch(local, drop_remainder=True)
 
 
-def steps_per_epoch(source, local_batch: int) -> int:
-  return len(source) // local_batch
+def steps_per_epoch(source, global_batch: int) -> int:
+  return len(source) // global_batch
 
 
 def device_batches(ds, start: int, k: int, num_devices: int):

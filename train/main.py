@@ -5,16 +5,20 @@ line on stderr and exits with status 2; a bug keeps its traceback.
 """
 from __future__ import annotations
 
+import signal
 import sys
 
 from absl import flags
 from ml_collections import config_flags
 
-from train import errors
+from train import errors, interrupt
 
 _CONFIG = config_flags.DEFINE_config_file("config", None, "Config file, e.g. configs/lenet5.py[:arg].",
                                           lock_config=True)
 _WORKDIR = flags.DEFINE_string("workdir", None, "Directory for checkpoints, logs and summary.json.")
+_COORDINATOR = flags.DEFINE_string("coordinator_address", None, "Multi-process runs: host:port of process 0.")
+_NUM_PROCESSES = flags.DEFINE_integer("num_processes", None, "Multi-process runs: number of processes.")
+_PROCESS_ID = flags.DEFINE_integer("process_id", None, "Multi-process runs: this process's id, 0..N-1.")
 
 
 def _unknown_override(argv) -> errors.UserError | None:
@@ -59,11 +63,20 @@ def main(argv=None) -> int:
   argv = sys.argv if argv is None else argv
   try:
     config, workdir = parse(argv)
+    from train import distributed
+    distributed.initialize(config.distributed, coordinator_address=_COORDINATOR.value,
+                           num_processes=_NUM_PROCESSES.value, process_id=_PROCESS_ID.value)
     from train import trainer  # after flags: jax starts here
     trainer.train_and_evaluate(config, workdir)
   except errors.UserError as e:
     print(f"error: {e}", file=sys.stderr)
     return errors.EXIT_USER_ERROR
+  except interrupt.Interrupted as e:
+    print(e, file=sys.stderr)
+    return e.exit_status
+  except KeyboardInterrupt:  # before training started (the loop handles Ctrl-C itself): nothing to save
+    print("interrupted before training started; nothing was saved", file=sys.stderr)
+    return 128 + signal.SIGINT
   return 0
 
 

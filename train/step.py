@@ -103,7 +103,7 @@ def replicate(tree, devices=None):
 
   Without this, the first call (host/single-device input) and the second (replicated input) compile twice.
   """
-  mesh = Mesh(np.array(devices if devices is not None else jax.devices()), (AXIS,))
+  mesh = Mesh(np.array(devices if devices is not None else jax.local_devices()), (AXIS,))  # pmap's devices
   return jax.device_put(tree, NamedSharding(mesh, PartitionSpec()))
 
 

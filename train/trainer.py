@@ -10,7 +10,7 @@ import jax.numpy as jnp
 import numpy as np
 
 import archs
-from train import checkpoint, data, defaults, errors, hparams, logs, optim, step as step_lib, tasks
+from train import checkpoint, data, defaults, errors, hparams, interrupt, distributed, logs, optim, step as step_lib, tasks, validate
 
 DTYPES = {"float32": jnp.float32, "bfloat16": jnp.bfloat16}
 
@@ -32,6 +32,8 @@ def train_and_evaluate(config, workdir: str) -> dict:
   t_start = time.perf_counter()
   # ---------------------------------------------------------------- config
   defaults.check_keys(config)
+  validate.check_values(config)
+  validate.check_workdir(workdir)
   errors.check_name("model", config.model, archs.list_models())
   errors.check_name("dtype", config.dtype, DTYPES)
   errors.check_name("optimizer", config.optimizer.name, optim.OPTIMIZERS)
@@ -43,8 +45,8 @@ def train_and_evaluate(config, workdir: str) -> dict:
                            f"{', '.join(deployable) or 'none registered'}")
 
   # ---------------------------------------------------------------- devices
-  if config.distributed or os.environ.get("JAX_COORDINATOR_ADDRESS"):
-    jax.distributed.initialize()
+  if config.distributed and not jax.distributed.is_initialized():  # train.main joins before; a notebook here
+    distributed.initialize(config.distributed)
   process_index, process_count = jax.process_index(), jax.process_count()
   local = jax.local_devices()
   if config.num_devices and not 0 < config.num_devices <= len(local):
@@ -56,17 +58,20 @@ def train_and_evaluate(config, workdir: str) -> dict:
     if size % (num_devices * process_count):
       raise errors.UserError(f"{name}={size} is not divisible by {num_devices * process_count} devices "
                              f"({process_count} processes); accepted: multiples of {num_devices * process_count}")
-  local_batch = config.batch_size // process_count
   local_eval_batch = (config.eval_batch_size or config.batch_size) // process_count
   is_main = process_index == 0
 
   # ---------------------------------------------------------------- input
   task = tasks.create_task(config)
-  train_source, eval_source, info = task.datasets(config, process_index, process_count)
-  steps_per_epoch = data.steps_per_epoch(train_source, local_batch)
+  # Whole sources on every host: train_epoch cuts this host's rows of each global batch (the order is the same
+  # for any number of hosts); evaluation sums over hosts, so each host evaluates a strided shard.
+  train_source, eval_source, info = task.datasets(config, 0, 1)
+  if process_count > 1:
+    eval_source = data.Shard(eval_source, process_index, process_count)
+  steps_per_epoch = data.steps_per_epoch(train_source, config.batch_size)
   if steps_per_epoch == 0:
     raise errors.UserError(f"batch_size={config.batch_size} is larger than the {len(train_source)} training "
-                           f"examples of this host; accepted: at most {len(train_source) * process_count}")
+                           f"examples; accepted: at most {len(train_source)}")
   k = largest_divisor_at_most(steps_per_epoch, config.steps_per_call)
   total_steps = config.num_epochs * steps_per_epoch
   num_eval = data.num_eval_batches(len(eval_source) * process_count, process_count, local_eval_batch)
@@ -93,12 +98,20 @@ def train_and_evaluate(config, workdir: str) -> dict:
   # ---------------------------------------------------------------- state: restore or initialize
   ckpts = checkpoint.Checkpoints(workdir, config.keep_checkpoints)
   if ckpts.latest_step() is not None:
+    try:
+      validate.check_resume(config, workdir)
+    except errors.UserError:
+      ckpts.close()
+      raise
     state = ckpts.restore(abstract)
   else:
     state = step_lib.init_state(task, model, tx, example, schedules.at(0), config.seed, config.ema_decay > 0)
   state = step_lib.replicate(state, devices)
   step = int(state.step)
+  if is_main:
+    validate.write_config(config, workdir)
   logger = logs.Logger(workdir, step, enabled=is_main)
+  stop = interrupt.install()
   try:
     progress = logs.Progress(total_steps, steps_per_epoch, enabled=is_main)
 
@@ -120,7 +133,8 @@ def train_and_evaluate(config, workdir: str) -> dict:
     while step < total_steps:
       epoch, step_in_epoch = divmod(step, steps_per_epoch)
       if epoch_of_ds != epoch:
-        epoch_ds, epoch_of_ds = data.train_epoch(train_source, config.seed, epoch, local_batch, config.augment), epoch
+        epoch_ds, epoch_of_ds = data.train_epoch(train_source, config.seed, epoch, config.batch_size,
+                                                config.augment, process_index, process_count), epoch
       batches = data.device_batches(epoch_ds, step_in_epoch, k, num_devices)
       state, metrics = p_train(state, batches, schedules.values(step, k))
       pending.append((step, metrics))
@@ -148,6 +162,11 @@ def train_and_evaluate(config, workdir: str) -> dict:
         if save_now or epoch_end and config.checkpoint_every_steps <= 0:
           ckpts.save(state)
         paused += time.perf_counter() - t0
+      if stop.requested:  # SIGTERM/Ctrl-C: checked between device calls, never inside one
+        if pending:
+          _flush(task, pending)  # a diverged state is never saved
+        ckpts.save(state)
+        raise interrupt.Interrupted(stop.signum, step)
     train_seconds = (time.perf_counter() - timer_start - paused) if timer_start else 0.0
     if eval_results is None:  # restored a finished run
       eval_results = evaluate(p_eval, state.eval_variables(), step)
@@ -169,6 +188,7 @@ def train_and_evaluate(config, workdir: str) -> dict:
       with open(os.path.join(workdir, "summary.json"), "w") as f:
         json.dump(summary, f, indent=2)
   finally:  # also when a NaN loss stops the run: TensorBoard's writer cannot close at interpreter exit (3.12)
+    stop.restore()
     ckpts.close()
     logger.close()
   return summary
