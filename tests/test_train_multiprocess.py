@@ -84,3 +84,10 @@ def test_two_processes_equal_one_and_their_checkpoints_move_between_them(tmp_pat
   a2, b2 = _train(two, 1, 2), _train(one, 2, 2)  # each run extended in the other layout
   assert a2["steps"] == b2["steps"] == 44
   np.testing.assert_allclose(a2["eval_loss"], b2["eval_loss"], rtol=1e-4)
+
+
+def test_distributed_without_a_cluster_is_one_line(monkeypatch):
+  for name in distributed.ENV.values():
+    monkeypatch.delenv(name, raising=False)
+  with pytest.raises(errors.UserError, match="cannot join the multi-process run .*coordinator_address"):
+    distributed.initialize(True)
