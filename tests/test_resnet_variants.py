@@ -1,13 +1,12 @@
 """The ResNet family's registered ablations: ResNeXt at fixed complexity (counts and MACs), ResNet-200, the deeper
 ResNet-RS, the plain networks (`shortcut=False`) and the CIFAR ResNets by depth."""
-import math
-
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
 
 import archs
+from mac_count import macs
 
 ORACLES = {
     # torchvision.models.resnet.ResNet(Bottleneck, layers, groups=g, width_per_group=w), 1000 classes
@@ -28,34 +27,6 @@ TORCHVISION_GMACS = {"resnet50": 4.09, "resnet101": 7.80}
 def count_params(model, size=32):
   shapes = jax.eval_shape(lambda: model.init(jax.random.key(0), jnp.zeros((1, size, size, 3))))
   return sum(int(np.prod(p.shape)) for p in jax.tree.leaves(shapes["params"]))
-
-
-def jaxpr_macs(jaxpr) -> int:
-  """Multiply-accumulates of the convolutions and matrix products of a jaxpr (nested ones included)."""
-  total = 0
-  for eqn in jaxpr.eqns:
-    if eqn.primitive.name == "conv_general_dilated":
-      rhs, out = eqn.invars[1].aval.shape, eqn.outvars[0].aval.shape
-      out_features = rhs[eqn.params["dimension_numbers"].rhs_spec[0]]
-      total += math.prod(out) * math.prod(rhs) // out_features  # each output: kh kw (C_in / groups) MACs
-    elif eqn.primitive.name == "dot_general":
-      (contract, _), _ = eqn.params["dimension_numbers"]
-      lhs = eqn.invars[0].aval.shape
-      total += math.prod(eqn.outvars[0].aval.shape) * math.prod(lhs[d] for d in contract)
-    for param in eqn.params.values():
-      for sub in (param if isinstance(param, (tuple, list)) else (param,)):
-        if isinstance(sub, jax.extend.core.ClosedJaxpr):
-          total += jaxpr_macs(sub.jaxpr)
-        elif isinstance(sub, jax.extend.core.Jaxpr):
-          total += jaxpr_macs(sub)
-  return total
-
-
-def macs(name, size=224):
-  model = archs.create_model(name)
-  x = jax.ShapeDtypeStruct((1, size, size, 3), jnp.float32)
-  variables = jax.eval_shape(model.init, jax.random.key(0), x)
-  return jaxpr_macs(jax.make_jaxpr(lambda v, x: model.apply(v, x))(variables, x).jaxpr)
 
 
 @pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.slow) if n == "resnet1202_cifar" else n
