@@ -40,7 +40,7 @@ class WindowAttention(nn.Module):
   dtype: Any = jnp.float32
 
   @nn.compact
-  def __call__(self, x, window: tuple[int, int], mask=None, train: bool = False):
+  def __call__(self, x, window: tuple[int, int], mask=None, *, train: bool = False):
     m = self.window_size
     table = self.param("relative_position_bias_table", weight_init, ((2 * m - 1) ** 2, self.num_heads), jnp.float32)
     bias = table[relative_position_index(window, (m, m))].transpose(2, 0, 1)[None]  # (1, heads, N, N)
@@ -62,7 +62,7 @@ class SwinBlock(nn.Module):
   dtype: Any = jnp.float32
 
   @nn.compact
-  def __call__(self, x, train: bool = False):
+  def __call__(self, x, *, train: bool = False):
     b, h, w, c = x.shape
     window = (min(self.window_size, h), min(self.window_size, w))
     shift = tuple(self.window_size // 2 if self.shifted and size > self.window_size else 0 for size in (h, w))
@@ -74,14 +74,14 @@ class SwinBlock(nn.Module):
     y = jnp.roll(y, (-shift[0], -shift[1]), axis=(1, 2))
     mask = shifted_window_mask(padded, (h, w), window, shift)
     y = WindowAttention(self.num_heads, self.window_size, self.attn_drop_rate, self.dtype, name="attn")(
-        window_partition(y, window), window, mask, train)
+        window_partition(y, window), window, mask, train=train)
     y = jnp.roll(window_merge(y, window, padded), shift, axis=(1, 2))[:, :h, :w]
-    x = x + drop_path(nn.Dropout(self.drop_rate)(y, deterministic=not train), train)
+    x = x + drop_path(nn.Dropout(self.drop_rate)(y, deterministic=not train), train=train)
 
     y = LayerNorm(dtype=self.dtype, name="norm2")(x)
     y = FeedForward(int(c * self.mlp_ratio), kind="gelu", dropout_rate=self.drop_rate, dtype=self.dtype,
-                    kernel_init=weight_init, name="mlp")(y, train)
-    return x + drop_path(nn.Dropout(self.drop_rate)(y, deterministic=not train), train)
+                    kernel_init=weight_init, name="mlp")(y, train=train)
+    return x + drop_path(nn.Dropout(self.drop_rate)(y, deterministic=not train), train=train)
 
 
 class PatchMerging(nn.Module):
@@ -114,7 +114,7 @@ class SwinTransformer(nn.Module):
   dtype: Any = jnp.float32
 
   @nn.compact
-  def __call__(self, x, train: bool = False, return_features: bool = False):
+  def __call__(self, x, *, train: bool = False, return_features: bool = False):
     if len(self.depths) != len(self.num_heads):
       raise ValueError(f"Swin needs one head count per stage, got depths {self.depths} and heads {self.num_heads}")
     p = self.patch_size
@@ -130,7 +130,7 @@ class SwinTransformer(nn.Module):
         x = PatchMerging(self.dtype, name=f"merge{i}")(x)
       for j in range(depth):
         x = SwinBlock(heads, self.window_size, j % 2 == 1, self.mlp_ratio, self.drop_rate, self.attn_drop_rate,
-                      rates.pop(0), self.dtype, name=f"stage{i}_block{j}")(x, train)
+                      rates.pop(0), self.dtype, name=f"stage{i}_block{j}")(x, train=train)
       stages.append(x)
     x = LayerNorm(dtype=self.dtype, name="norm")(x)
     pre_logits = jnp.mean(x, axis=(1, 2))

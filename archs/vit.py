@@ -45,19 +45,19 @@ class EncoderBlock(nn.Module):
   dtype: Any = jnp.float32
 
   @nn.compact
-  def __call__(self, x, train: bool = False):
+  def __call__(self, x, *, train: bool = False):
     dim = x.shape[-1]
     drop_path = DropPath(self.drop_path_rate)
     y = LayerNorm(dtype=self.dtype, name="norm1")(x)
     y = MultiHeadAttention(self.num_heads, dropout_rate=self.attn_drop_rate, dtype=self.dtype,
                            kernel_init=weight_init, name="attn")(y, train=train)
     y = nn.Dropout(self.drop_rate)(y, deterministic=not train)
-    x = x + drop_path(y, train)
+    x = x + drop_path(y, train=train)
     y = LayerNorm(dtype=self.dtype, name="norm2")(x)
     y = FeedForward(int(dim * self.mlp_ratio), kind="gelu", dropout_rate=self.drop_rate, dtype=self.dtype,
-                    kernel_init=weight_init, name="mlp")(y, train)
+                    kernel_init=weight_init, name="mlp")(y, train=train)
     y = nn.Dropout(self.drop_rate)(y, deterministic=not train)
-    return x + drop_path(y, train)
+    return x + drop_path(y, train=train)
 
 
 class VisionTransformer(nn.Module):
@@ -80,7 +80,7 @@ class VisionTransformer(nn.Module):
   dtype: Any = jnp.float32
 
   @nn.compact
-  def __call__(self, x, train: bool = False, return_features: bool = False):
+  def __call__(self, x, *, train: bool = False, return_features: bool = False):
     if self.global_pool not in ("token", "avg"):
       raise ValueError(f"unknown global_pool {self.global_pool!r}; accepted: 'token', 'avg'")
     p = self.patch_size
@@ -98,7 +98,7 @@ class VisionTransformer(nn.Module):
     rates = np.linspace(0.0, self.drop_path_rate, self.depth).tolist()
     for i in range(self.depth):
       x = EncoderBlock(self.num_heads, self.mlp_ratio, self.drop_rate, self.attn_drop_rate, rates[i], self.dtype,
-                       name=f"block{i}")(x, train)
+                       name=f"block{i}")(x, train=train)
     x = LayerNorm(dtype=self.dtype, name="norm")(x)
     pre_logits = x[:, 0] if self.global_pool == "token" else jnp.mean(x[:, 1:], axis=1)
     logits = nn.Dense(self.num_classes, dtype=self.dtype, kernel_init=weight_init, name="head")(pre_logits)

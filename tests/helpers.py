@@ -18,7 +18,7 @@ PARITY = ("pondernet_*",)
 GRAPH = ("gcn*",)
 FLAT_FEATURES = ("mlp", "*_regression")
 # Image models that need more than 32x32 (AlexNet/ZFNet reach 6x6 before FC6 only from 224).
-IMAGE_SIZE = {"alexnet*": 224, "zfnet": 224}
+IMAGE_SIZE = {"alexnet*": 224, "zfnet*": 224}
 VOCAB, CLASSES = 32, 7  # output sizes unlike any default, so a test sees that the override took effect
 
 

@@ -8,7 +8,7 @@ import pytest
 import archs
 from archs.googlenet import INCEPTION_WIDTHS, Inception
 from archs.layers.lrn import local_response_norm
-from mac_count import macs
+from tests.mac_count import macs
 
 pytestmark = pytest.mark.usefixtures("fast_compile")
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import archs
-from mac_count import macs
+from tests.mac_count import macs
 
 ORACLES = {
     # torchvision.models.resnet.ResNet(Bottleneck, layers, groups=g, width_per_group=w), 1000 classes
