@@ -15,6 +15,7 @@ import pytest
 import archs
 from archs.layers.windows import relative_position_index, shifted_window_mask, window_merge, window_partition
 from archs.swin import SwinBlock, SwinTransformer
+from tests.mac_count import macs
 from train import defaults, trainer
 
 ORACLES = {  # timm 1.x and torchvision (swin_t / swin_s / swin_b), sum of parameter numel, 1000 classes
@@ -181,3 +182,8 @@ def test_matches_torchvision_with_its_weights():
   ours = model.apply({"params": torchvision_params_to_ours(sd, depths, heads, 24)}, x)
   want = ref(torch.from_numpy(x.transpose(0, 3, 1, 2))).detach().numpy()
   np.testing.assert_allclose(ours, want, rtol=1e-4, atol=1e-5, err_msg="Swin logits differ from torchvision's")
+
+
+def test_swin_tiny_cost():
+  got = macs("swin_tiny_patch4_window7_224") / 1e9
+  assert got == pytest.approx(4.5, rel=0.01), f"the paper gives Swin-T 4.5 GFLOPs (MACs) at 224, got {got:.3f}"

@@ -15,6 +15,7 @@ from scipy.special import erf
 
 import archs
 from archs.vit import EncoderBlock, VisionTransformer, resize_position_grid
+from tests.mac_count import macs
 from train import defaults, trainer
 
 ORACLES = {  # timm 1.x, sum of parameter numel, 1000 classes at 224
@@ -167,3 +168,8 @@ def test_matches_timm_with_its_weights():
   ours = model.apply({"params": timm_params_to_ours(sd, 2, 48, 3)}, x)
   want = ref(torch.from_numpy(x.transpose(0, 3, 1, 2))).detach().numpy()
   np.testing.assert_allclose(ours, want, rtol=1e-4, atol=1e-5, err_msg="ViT logits differ from timm's")
+
+
+def test_vit_base_cost():
+  got = macs("vit_base_patch16_224") / 1e9
+  assert got == pytest.approx(17.58, rel=0.01), f"timm (fvcore) counts 17.58 GMACs for ViT-B/16 at 224, got {got:.3f}"
