@@ -5,7 +5,8 @@ global norm 5, label smoothing 0.1, stochastic depth 0.2 / 0.3 / 0.5 for Swin-T 
   python -m train.main --config configs/swin.py --workdir /tmp/swin                       # digits, 32x32x3
   python -m train.main --config configs/swin.py:imagenet --workdir ...                    # Swin-T, the recipe
 Default: Swin-T scaled to the embedded digits with 4x4 windows (a 32x32 image gives an 8x8 map in the first
-stage: 7x7 windows would pad it to 14x14); AdamW 1e-3 and 1 warmup epoch (assumptions for this toy setting).
+stage: 7x7 windows would pad it to 14x14; the last stage's 1x1 map attends to itself only); AdamW 1e-3 and 1 warmup
+epoch (assumptions for this toy setting).
 """
 from train import defaults
 
