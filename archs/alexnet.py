@@ -72,5 +72,8 @@ class AlexNet(nn.Module):
 register_model(AlexNet, name="alexnet")  # imgclsmob "alexnet": original widths in one tower.
 register_model(functools.partial(AlexNet, groups=(1, 2, 1, 2, 2)), name="alexnet_grouped")
 # ZFNet: 7x7/2 conv1 (padding 1) and 5x5/2 conv2 (no padding), as in imgclsmob zfnet.py.
-register_model(functools.partial(AlexNet, kernel_sizes=(7, 5, 3, 3, 3), strides=(2, 2, 1, 1, 1),
-                                 paddings=(1, 0, 1, 1, 1)), name="zfnet")
+# `zfnet` keeps AlexNet's widths 96-256-384-384-256 (the paper's Fig. 3 and imgclsmob); `zfnet_paper` is the
+# paper's best single model (Table 2: layers 3, 4, 5 with 512, 1024, 512 maps), counts [computed].
+ZFNET = dict(kernel_sizes=(7, 5, 3, 3, 3), strides=(2, 2, 1, 1, 1), paddings=(1, 0, 1, 1, 1))
+register_model(functools.partial(AlexNet, **ZFNET), name="zfnet")
+register_model(functools.partial(AlexNet, **ZFNET, widths=(96, 256, 512, 1024, 512)), name="zfnet_paper")

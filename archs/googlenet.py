@@ -7,6 +7,11 @@ Two forms, chosen by `paper`:
 - `paper=True` (registered `googlenet_paper`): Table 1 of the paper: biased convs + ReLU, no BatchNorm,
   true 5x5 branch, LRN after pool1 and after conv3, aux heads pool 5x5/3 (14x14 -> 4x4), dropout 0.4.
 
+`naive_inception=True` replaces every module by the paper's naive version (Fig. 2a): 1x1, 3x3 and 5x5 convs and a
+3x3 max pool side by side, without the 1x1 reductions and the pool projection, so each module's output widens by
+its whole input (the pool branch passes it through) and the cost grows with it; the widths of Table 1's 1x1, 3x3
+and 5x5 columns are kept.
+
 Auxiliary classifiers after inception 4a and 4d: pool -> 1x1 conv 128 -> FC 1024 -> ReLU -> dropout 0.7
 -> FC. With `aux_logits=True` their parameters exist (they are built at init whatever `train` is), and
 in train mode the model calls `self.sow("aux_logits", "aux1"/"aux2", logits)`; the trainer adds
@@ -44,6 +49,7 @@ def _conv(paper: bool, dtype, features: int, kernel_size: int, padding: int = 0,
 class Inception(nn.Module):
   widths: tuple[int, ...]
   paper: bool = False
+  naive: bool = False
   dtype: Any = jnp.float32
 
   @nn.compact
@@ -52,6 +58,10 @@ class Inception(nn.Module):
     conv = functools.partial(_conv, self.paper, self.dtype)
     k5 = 5 if self.paper else 3  # torchvision's "5x5" branch is a 3x3 conv.
     b1 = conv(c1, 1, name="branch1")(x, train)
+    if self.naive:
+      b2 = conv(c3, 3, padding=1, name="branch2")(x, train)
+      b3 = conv(c5, k5, padding=k5 // 2, name="branch3")(x, train)
+      return jnp.concatenate([b1, b2, b3, max_pool(x, 3, 1, padding=1, ceil_mode=True)], axis=-1)
     b2 = conv(c3r, 1, name="branch2_reduce")(x, train)
     b2 = conv(c3, 3, padding=1, name="branch2")(b2, train)
     b3 = conv(c5r, 1, name="branch3_reduce")(x, train)
@@ -83,12 +93,13 @@ class GoogLeNet(nn.Module):
   paper: bool = False
   drop_rate: float | None = None  # None: 0.4 (paper) or 0.2 (torchvision)
   aux_drop_rate: float = 0.7
+  naive_inception: bool = False
   dtype: Any = jnp.float32
 
   @nn.compact
   def __call__(self, x, *, train: bool = False, return_features: bool = False):
     conv = functools.partial(_conv, self.paper, self.dtype)
-    inception = functools.partial(Inception, paper=self.paper, dtype=self.dtype)
+    inception = functools.partial(Inception, paper=self.paper, naive=self.naive_inception, dtype=self.dtype)
     x = x.astype(self.dtype)
     x = conv(64, 7, padding=3, stride=2, name="conv1")(x, train)
     x = max_pool(x, 3, 2, ceil_mode=True)

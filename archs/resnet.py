@@ -5,7 +5,8 @@ bias, kaiming-normal (fan_out); the classifier keeps PyTorch's default Linear in
 ResNeXt groups and Wide-ResNet widths (`groups`, `width`, torchvision's `width_per_group`); ResNet-D deep stem and
 average-pool shortcut (`stem`, `avg_down`); per-block attention (`attention`, e.g. SE) and between-stage attention
 (`stage_attention`, e.g. BAM); anti-aliased downsampling (`blur_filter_size`); residual drop (`drop_path_rate` with
-`stochastic_depth` = 'drop_path' per sample, timm, or 'huang', one gate per batch); dropout before the classifier.
+`stochastic_depth` = 'drop_path' per sample, timm, or 'huang', one gate per batch); dropout before the classifier;
+no shortcuts at all (`shortcut=False`, the paper's plain networks).
 """
 from __future__ import annotations
 
@@ -80,6 +81,7 @@ class ResidualBlock(nn.Module):
   drop_path: ModuleDef = DropPath
   drop_path_rate: float = 0.0
   zero_init_last: bool = False
+  shortcut: bool = True  # False: the plain network of the degradation experiment (no identity, no projection)
   expansion: ClassVar[int] = 1
 
 
@@ -128,6 +130,8 @@ def _last_gamma(zero: bool):
 
 
 def _shortcut(block, x):
+  if not block.shortcut:
+    return 0.0
   out = block.filters * block.expansion
   if block.strides == 1 and x.shape[-1] == out:
     return x
@@ -160,6 +164,7 @@ class ResNet(nn.Module):
   stochastic_depth: str = "drop_path"  # 'drop_path': linspace(0, rate); 'huang': (l / L) * rate, rate = 1 - p_L
   drop_rate: float = 0.0  # dropout before the classifier
   zero_init_last: bool = False  # zero gamma in each block's last BN (Goyal et al.), off as in torchvision
+  shortcut: bool = True  # False: a plain network (He et al. 2015 Sec. 4.1), every block without its shortcut
 
   @nn.compact
   def __call__(self, x, *, train: bool = False, return_features: bool = False):
@@ -183,7 +188,7 @@ class ResNet(nn.Module):
             filters=64 * 2**i, strides=2 if i > 0 and j == 0 else 1, conv=conv, norm=norm, act=self.act,
             groups=self.groups, base_width=self.width, attention=attention, blur=blur, avg_down=self.avg_down,
             drop_path=STOCHASTIC_DEPTH[self.stochastic_depth], drop_path_rate=rates.pop(0),
-            zero_init_last=self.zero_init_last, name=f"layer{i + 1}_{j}")(x, train)
+            zero_init_last=self.zero_init_last, shortcut=self.shortcut, name=f"layer{i + 1}_{j}")(x, train)
       if self.stage_attention is not None and i < len(self.stage_sizes) - 1:
         x = self.stage_attention(dtype=self.dtype, name=f"stage_attention{i + 1}")(x, train)
       stages.append(x)

@@ -5,6 +5,11 @@ option-A shortcuts (subsample by 2, zero-pad the new channels: no parameters); b
 ReLU(x + gate * f(x)), the gate drawn once per mini-batch with death rate (l / L) * (1 - p_L), p_L = 0.5;
 at test f(x) is scaled by its survival probability. ResNet-110 has 1,732,010 params.
 `stochastic_depth='drop_path'` swaps in the per-sample rescaled DropPath (rates linspace(0, drop_path_rate)).
+
+The paper's CIFAR-10 networks by depth (Sec. 4.2, Table 6: 20, 32, 44, 56, 110, 1202 layers) are registered as
+`resnet{depth}_cifar` with convs WITHOUT bias (akamaster/pytorch_resnet_cifar10, the usual re-implementation of
+the paper: 269,722 params for ResNet-20, the paper's 0.27M), and the plain networks of the degradation
+experiment (Fig. 6, `shortcut=False`) as `plain{depth}_cifar`.
 """
 from __future__ import annotations
 
@@ -38,13 +43,14 @@ class CifarBasicBlock(nn.Module):
   strides: int = 1
   drop_path: ModuleDef = STOCHASTIC_DEPTH["huang"]
   drop_path_rate: float = 0.0
+  shortcut: bool = True
 
   @nn.compact
   def __call__(self, x, train: bool = False):
     y = self.act(self.norm(name="bn1")(self.conv(self.filters, (3, 3), self.strides, padding=1, name="conv1")(x)))
     y = self.norm(name="bn2")(self.conv(self.filters, (3, 3), padding=1, name="conv2")(y))
     y = self.drop_path(rate=self.drop_path_rate, name="drop_path")(y, train)
-    return self.act(option_a_shortcut(x, self.filters, self.strides) + y)
+    return self.act((option_a_shortcut(x, self.filters, self.strides) if self.shortcut else 0.0) + y)
 
 
 class CifarResNet(nn.Module):
@@ -55,6 +61,8 @@ class CifarResNet(nn.Module):
   stochastic_depth: str = "huang"
   dtype: Any = jnp.float32
   act: Callable = relu
+  conv_bias: bool = True  # Stochastic-depth code's biased convs; False in the registered resnet{depth}_cifar
+  shortcut: bool = True  # False: the plain network
 
   @nn.compact
   def __call__(self, x, *, train: bool = False, return_features: bool = False):
@@ -62,7 +70,7 @@ class CifarResNet(nn.Module):
       raise ValueError(f"CIFAR ResNet depth must be 6n + 2 with n >= 1, got {self.depth}")
     if self.stochastic_depth not in STOCHASTIC_DEPTH:
       raise ValueError(f"unknown stochastic_depth {self.stochastic_depth!r}; accepted: {', '.join(STOCHASTIC_DEPTH)}")
-    conv = functools.partial(nn.Conv, use_bias=True, dtype=self.dtype, kernel_init=conv_init)
+    conv = functools.partial(nn.Conv, use_bias=self.conv_bias, dtype=self.dtype, kernel_init=conv_init)
     norm = functools.partial(nn.BatchNorm, use_running_average=not train, momentum=0.9, epsilon=1e-5,
                              dtype=self.dtype)
     n = (self.depth - 2) // 6
@@ -76,7 +84,7 @@ class CifarResNet(nn.Module):
       for j in range(n):
         x = CifarBasicBlock(16 * 2**i, conv, norm, self.act, strides=2 if i > 0 and j == 0 else 1,
                             drop_path=STOCHASTIC_DEPTH[self.stochastic_depth], drop_path_rate=rates.pop(0),
-                            name=f"layer{i + 1}_{j}")(x, train)
+                            shortcut=self.shortcut, name=f"layer{i + 1}_{j}")(x, train)
       stages.append(x)
     pre_logits = jnp.mean(x, axis=(1, 2))
     logits = nn.Dense(self.num_classes, dtype=self.dtype, name="fc")(pre_logits).astype(jnp.float32)
@@ -86,3 +94,8 @@ class CifarResNet(nn.Module):
 
 
 register_model(functools.partial(CifarResNet, depth=110, drop_path_rate=0.5), name="resnet110_stochastic_depth")
+for _depth in (20, 32, 44, 56, 110, 1202):
+  register_model(functools.partial(CifarResNet, depth=_depth, conv_bias=False), name=f"resnet{_depth}_cifar")
+for _depth in (20, 32, 44, 56, 110):
+  register_model(functools.partial(CifarResNet, depth=_depth, conv_bias=False, shortcut=False),
+                 name=f"plain{_depth}_cifar")

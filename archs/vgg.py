@@ -1,4 +1,6 @@
-"""VGG (Simonyan & Zisserman 2014), configurations A, B, D, E, as torchvision builds them.
+"""VGG (Simonyan & Zisserman 2014), configurations A, B, D, E, as torchvision builds them, and the paper's two
+others (Table 1): A-LRN (`vgg_a_lrn`, A with LRN after the first conv's ReLU, Krizhevsky's parameters) and C
+(`vgg_c`, B with a third, 1x1 conv in stages 3-5); counts [computed] from the table, as torchvision would build them.
 
 Stacks of 3x3 convs (padding 1) with 2x2 max-pools, an adaptive average pool to 7x7, then
 25088 -> 4096 -> 4096 -> classes with ReLU and dropout 0.5. The `_bn` variants put BatchNorm
@@ -15,6 +17,7 @@ import flax.linen as nn
 import jax.numpy as jnp
 
 from archs.layers.activations import relu
+from archs.layers.lrn import local_response_norm
 from archs.layers.torch_pool import adaptive_avg_pool
 from archs.registry import register_model
 
@@ -24,6 +27,8 @@ VGG_STAGES = {
     "B": ((64, 64), (128, 128), (256, 256), (512, 512), (512, 512)),
     "D": ((64, 64), (128, 128), (256, 256, 256), (512, 512, 512), (512, 512, 512)),
     "E": ((64, 64), (128, 128), (256, 256, 256, 256), (512, 512, 512, 512), (512, 512, 512, 512)),
+    # A (width, kernel) pair is a conv of another size: C's 1x1 convs.
+    "C": ((64, 64), (128, 128), (256, 256, (256, 1)), (512, 512, (512, 1)), (512, 512, (512, 1))),
 }
 
 # torchvision init: kaiming-normal (fan_out, relu) convs, N(0, 0.01) linears, zero biases.
@@ -38,6 +43,7 @@ class VGG(nn.Module):
   hidden: int = 4096
   drop_rate: float = 0.5
   pool_size: int = 7  # torchvision's AdaptiveAvgPool2d((7, 7)): any input >= 32x32 works.
+  lrn_after: Sequence[str] = ()  # names of the convs whose ReLU is followed by LRN (A-LRN: ('conv1_1',))
   dtype: Any = jnp.float32
 
   @nn.compact
@@ -46,12 +52,15 @@ class VGG(nn.Module):
     named, stage_maps = {}, []
     for s, widths in enumerate(self.stages, start=1):
       for i, width in enumerate(widths, start=1):
-        x = nn.Conv(width, (3, 3), padding=[(1, 1)] * 2, use_bias=True, kernel_init=_conv_init,
+        width, k = width if isinstance(width, (tuple, list)) else (width, 3)
+        x = nn.Conv(width, (k, k), padding=[(k // 2, k // 2)] * 2, use_bias=True, kernel_init=_conv_init,
                     dtype=self.dtype, name=f"conv{s}_{i}")(x)
         if self.batch_norm:
           x = nn.BatchNorm(use_running_average=not train, momentum=0.9, epsilon=1e-5,
                            dtype=self.dtype, name=f"bn{s}_{i}")(x)
         x = relu(x)
+        if f"conv{s}_{i}" in self.lrn_after:
+          x = local_response_norm(x)
         named[f"conv{s}_{i}"] = x
       x = nn.max_pool(x, (2, 2), (2, 2))
       named[f"pool{s}"] = x
@@ -72,3 +81,5 @@ class VGG(nn.Module):
 for _depth, _cfg in ((11, "A"), (13, "B"), (16, "D"), (19, "E")):
   register_model(functools.partial(VGG, stages=VGG_STAGES[_cfg]), name=f"vgg{_depth}")
   register_model(functools.partial(VGG, stages=VGG_STAGES[_cfg], batch_norm=True), name=f"vgg{_depth}_bn")
+register_model(functools.partial(VGG, stages=VGG_STAGES["A"], lrn_after=("conv1_1",)), name="vgg_a_lrn")
+register_model(functools.partial(VGG, stages=VGG_STAGES["C"]), name="vgg_c")

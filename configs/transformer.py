@@ -2,18 +2,20 @@
 
   python -m train.main --config configs/transformer.py --workdir /tmp/transformer
 Eval exact-match uses greedy decoding with the key/value cache (train/tasks_sequence.py), not teacher forcing.
-Presets: `configs/transformer.py:copy|reverse|sort` (the task; default reverse).
+Presets: `configs/transformer.py:copy|reverse|sort` (the task; default reverse). `:paper` is the paper's recipe
+(Vaswani et al. 2017, Sec. 5.3-5.4) on the reverse task: post-LN, dropout 0.1, label smoothing 0.1, Adam(0.9, 0.98,
+1e-9), lr = d_model^-0.5 min(n^-0.5, n warmup^-1.5) with 4000 warmup steps, 100k steps (782 epochs here: long).
 """
 from train import defaults
 
 
 def get_config(arg=None):
-  defaults.check_preset(arg, (None, "copy", "reverse", "sort"))
+  defaults.check_preset(arg, (None, "copy", "reverse", "sort", "paper"))
   c = defaults.base_config()
   c.model = "transformer_tiny"       # d_model 64, 4 heads, FFN 128, 2 + 2 layers; vocab and pad_id from the task
   c.model_kwargs = {"dropout_rate": 0.0, "pre_ln": True}
   c.task = "seq2seq"
-  c.task_kwargs = {"kind": arg or "reverse", "min_len": 1, "max_len": 10, "train_examples": 16384,
+  c.task_kwargs = {"kind": arg if arg in ("copy", "sort") else "reverse", "min_len": 1, "max_len": 10, "train_examples": 16384,
                    "eval_examples": 1024}
   c.dataset = "seq2seq"              # recorded in summary.json; the task makes its own data
   c.num_epochs = 12
@@ -28,4 +30,14 @@ def get_config(arg=None):
   c.grad_clip_norm = 1.0
   c.log_every_steps = 128
   c.checkpoint_every_steps = 0
+  if arg == "paper":
+    d_model, warmup_steps, steps_per_epoch = 64, 4000, 16384 // 128  # transformer_tiny's d_model
+    c.model_kwargs = {"dropout_rate": 0.1, "pre_ln": False}
+    c.task_kwargs["label_smoothing"] = 0.1
+    c.optimizer.b1, c.optimizer.b2, c.optimizer.eps = 0.9, 0.98, 1e-9
+    c.schedule.name = "inverse_sqrt"
+    c.schedule.warmup_epochs = warmup_steps / steps_per_epoch
+    c.learning_rate = (d_model * warmup_steps) ** -0.5  # the schedule's peak, at the end of warmup
+    c.num_epochs = -(-100_000 // steps_per_epoch)
+    c.grad_clip_norm = 0.0
   return defaults.locked(c)

@@ -10,9 +10,10 @@ from train import defaults, optim
 
 IMAGE_CONFIGS = {"lenet5": [None, "relu"], "resnet50": [None, "imagenet"], "convnext": [None, "imagenet"],
                  "vgg16": [None, "bn", "imagenet"], "googlenet": [None, "paper", "imagenet"], "hypernet": [None],
-                 "vanillanet": [None, "vanillanet_9", "vanillanet_13_x1_5_ada_pool"]}
+                 "vanillanet": [None, "vanillanet_9", "vanillanet_13_x1_5_ada_pool"],
+                 "vit": [None, "imagenet"], "swin": [None, "imagenet"]}
 # Built and run by tests/test_tasks_*.py; checked here for keys and names.
-TASK_CONFIGS = {"transformer": [None, "copy", "reverse", "sort"], "lstm": [None], "tnn": [None],
+TASK_CONFIGS = {"transformer": [None, "copy", "reverse", "sort", "paper"], "lstm": [None], "tnn": [None],
                 "retnet": [None, "parallel", "chunkwise", "recurrent"],
                 "pondernet": [None, "paper"], "gcn": [None], "regression": [None, "linear", "logistic", "softmax"]}
 

@@ -26,6 +26,7 @@ OTHER_INPUTS = PARITY + GRAPH + FLAT_FEATURES
 # the rest, compile-heavy on CPU (DenseNet, GoogLeNet, 50+ layer ResNets), run with -m slow.
 DEFAULT = {
     "lenet5", "resnet18", "preact_resnet18", "wide_resnet40_1", "mobilenet_v1_025", "convnext_tiny", "vanillanet_5",
+    "vit_tiny_patch16_224", "swin_tiny_patch4_window7_224",
     "hyper_resnet40_1", "retnet_tiny", "tnn_tiny", "lstm_tiny",
     "transformer_lm_tiny", "hyper_lstm_tiny", "transformer_tiny", "pondernet_parity", "gcn_tiny", "mlp",
     "linear_regression", "logistic_regression", "softmax_regression"}

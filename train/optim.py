@@ -7,7 +7,7 @@ import optax
 
 from train import errors
 
-SCHEDULES = ("constant", "step", "cosine", "warmup_cosine")
+SCHEDULES = ("constant", "step", "cosine", "warmup_cosine", "inverse_sqrt")
 OPTIMIZERS = ("sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam", "adamw", "lamb")
 
 
@@ -29,7 +29,18 @@ def learning_rate_schedule(config, steps_per_epoch: int) -> optax.Schedule:
   if s.name == "cosine":  # alpha is the final fraction: ends at min_lr
     return optax.cosine_decay_schedule(base, total, alpha=s.min_lr / base if base else 0.0)
   warmup = int(round(s.warmup_epochs * steps_per_epoch))
+  if s.name == "inverse_sqrt":
+    return inverse_sqrt_schedule(base, max(warmup, 1))
   return optax.warmup_cosine_decay_schedule(0.0, base, warmup, max(total, warmup + 1), end_value=s.min_lr)
+
+
+def inverse_sqrt_schedule(peak: float, warmup_steps: int) -> optax.Schedule:
+  """Vaswani et al. 2017 Eq. 3, d_model^-0.5 min(n^-0.5, n warmup^-1.5) at step n = step + 1, written with its
+  peak (reached at n = warmup): peak = (d_model warmup)^-0.5 is the paper's schedule (7.0e-4 for 512 and 4000)."""
+  def schedule(step):
+    n = jnp.asarray(step, jnp.float32) + 1.0
+    return peak * jnp.sqrt(float(warmup_steps)) * jnp.minimum(n ** -0.5, n * float(warmup_steps) ** -1.5)
+  return schedule
 
 
 def make_optimizer(config, steps_per_epoch: int) -> tuple[optax.GradientTransformation, optax.Schedule]:

@@ -38,23 +38,34 @@ def combine_masks(*masks):
   return out
 
 
-def dot_product_attention(query, key, value, mask=None, bias=None, dropout_rate: float = 0.0,
-                          dropout_rng=None, deterministic: bool = True, dtype=None):
-  """softmax(Q K^T / sqrt(d_k) + bias, masked) V (Eq. 1) for every head.
+def attention_weights(query, key, mask=None, bias=None):
+  """softmax(Q K^T / sqrt(d_k) + bias, masked) in float32: (B, H, Lq, Lk), each row summing to 1.
 
-  query (B, Lq, H, Dk), key (B, Lk, H, Dk), value (B, Lk, H, Dv) -> (B, Lq, H, Dv). The softmax runs in float32
-  (stable in bfloat16); masked logits get the float32 minimum, so a fully masked row averages uniformly.
+  The softmax runs in float32 (stable in bfloat16); masked logits get the float32 minimum, so a fully masked
+  row averages uniformly.
   """
-  if query.ndim != 4 or key.ndim != 4 or value.ndim != 4:
-    raise ValueError(f"query/key/value must be (batch, length, heads, depth); got shapes "
-                     f"{query.shape}, {key.shape}, {value.shape}")
-  dtype = dtype or query.dtype
   logits = jnp.einsum("bqhd,bkhd->bhqk", query, key).astype(jnp.float32) / math.sqrt(query.shape[-1])
   if bias is not None:
     logits = logits + bias.astype(jnp.float32)
   if mask is not None:
     logits = jnp.where(mask, logits, jnp.finfo(jnp.float32).min)
-  weights = jax.nn.softmax(logits, axis=-1)
+  return jax.nn.softmax(logits, axis=-1)
+
+
+def dot_product_attention(query, key, value, mask=None, bias=None, dropout_rate: float = 0.0,
+                          dropout_rng=None, deterministic: bool = True, dtype=None, weights_out=None):
+  """softmax(Q K^T / sqrt(d_k) + bias, masked) V (Eq. 1) for every head.
+
+  query (B, Lq, H, Dk), key (B, Lk, H, Dk), value (B, Lk, H, Dv) -> (B, Lq, H, Dv). `weights_out`, if given, is
+  called with the attention weights (B, H, Lq, Lk) before dropout (to record attention maps).
+  """
+  if query.ndim != 4 or key.ndim != 4 or value.ndim != 4:
+    raise ValueError(f"query/key/value must be (batch, length, heads, depth); got shapes "
+                     f"{query.shape}, {key.shape}, {value.shape}")
+  dtype = dtype or query.dtype
+  weights = attention_weights(query, key, mask, bias)
+  if weights_out is not None:
+    weights_out(weights)
   if not deterministic and dropout_rate > 0.0:
     keep = jax.random.bernoulli(dropout_rng, 1.0 - dropout_rate, weights.shape)
     weights = jnp.where(keep, weights / (1.0 - dropout_rate), 0.0)
@@ -67,6 +78,9 @@ class MultiHeadAttention(nn.Module):
   Self-attention: `attn(x, mask=...)`; cross-attention: `attn(x, memory, mask=...)`. Parameters: four (d x d)
   projections with biases (`use_bias`), i.e. 4 (d_in d + d) for d = qkv_features = d_in.
   `decode=True` keeps keys/values in the 'cache' collection (self-attention only; see the module docstring).
+  `bias` (broadcastable to (B, H, Lq, Lk)) is added to the logits (Swin's relative position bias). Outside `init`,
+  the attention weights (B, H, Lq, Lk) are sown as 'intermediates'/'attention_weights': apply with
+  `mutable=['intermediates']` to read the attention maps; otherwise nothing is stored.
   """
   num_heads: int
   qkv_features: int | None = None  # default: the query's feature size
@@ -78,7 +92,7 @@ class MultiHeadAttention(nn.Module):
   kernel_init: nn.initializers.Initializer = nn.initializers.xavier_uniform()
 
   @nn.compact
-  def __call__(self, inputs_q, inputs_kv=None, mask=None, train: bool = False):
+  def __call__(self, inputs_q, inputs_kv=None, mask=None, train: bool = False, bias=None):
     features = self.qkv_features or inputs_q.shape[-1]
     if features % self.num_heads:
       raise ValueError(f"qkv_features={features} must be divisible by num_heads={self.num_heads}")
@@ -94,8 +108,10 @@ class MultiHeadAttention(nn.Module):
       key, value, mask = self._extend_cache(key, value, mask)
 
     dropout_rng = self.make_rng("dropout") if train and self.dropout_rate > 0.0 else None
-    out = dot_product_attention(query, key, value, mask=mask, dropout_rate=self.dropout_rate,
-                                dropout_rng=dropout_rng, deterministic=not train, dtype=self.dtype)
+    record = None if self.is_initializing() else lambda w: self.sow("intermediates", "attention_weights", w)
+    out = dot_product_attention(query, key, value, mask=mask, bias=bias, dropout_rate=self.dropout_rate,
+                                dropout_rng=dropout_rng, deterministic=not train, dtype=self.dtype,
+                                weights_out=record)
     return nn.DenseGeneral(self.out_features or inputs_q.shape[-1], axis=(-2, -1), use_bias=self.use_bias,
                            dtype=self.dtype, kernel_init=self.kernel_init, name="out")(out)
 
