@@ -43,6 +43,19 @@ def parse_model(spec: str) -> tuple[str, dict]:
   return name, overrides
 
 
+def set_threads(n: int) -> None:
+  """Intra-op threads of XLA:CPU (before JAX starts its backend) and of torch. On a CPU shared with other jobs,
+  torch's OpenMP pool of 2 threads ran LeNet-5 50x slower than 1 thread (27 vs 1,301 img/s at load 14)."""
+  if jax._src.xla_bridge.backends_are_initialized():
+    raise SystemExit("--threads must be set before JAX starts its backend")
+  flags = os.environ.get("XLA_FLAGS", "")
+  os.environ["XLA_FLAGS"] = f"{flags} --xla_cpu_multi_thread_eigen={'true' if n > 1 else 'false'} " \
+                            f"intra_op_parallelism_threads={n}".strip()
+  if torch_available():
+    import torch
+    torch.set_num_threads(n)
+
+
 def torch_available() -> bool:
   return importlib.util.find_spec("torch") is not None
 
@@ -117,16 +130,20 @@ def main(argv=None) -> list[dict]:
   parser.add_argument("--num-classes", type=int, default=1000)
   parser.add_argument("--dtype", choices=("float32", "bfloat16"), default="float32")
   parser.add_argument("--steps-per-call", type=int, default=None,
-                      help="K train steps per device call (default: train.step.steps_per_call's choice)")
+                      help="K train steps per device call (default: 1 on CPU, 8 elsewhere)")
   parser.add_argument("--calls", type=int, default=5, help="calls per timed window")
   parser.add_argument("--windows", type=int, default=3, help="timed windows (the median is reported)")
   parser.add_argument("--torch", choices=("auto", "off"), default="auto", help="auto: when torch is importable")
   parser.add_argument("--torch-compile", choices=("auto", "on", "off"), default="auto", help="auto: on GPU only")
+  parser.add_argument("--threads", type=int, default=0,
+                      help="intra-op threads of both sides (0: each library's default); 1 on a shared CPU")
   parser.add_argument("--csv", help="write the rows to this CSV file")
   parser.add_argument("--append", metavar="MARKDOWN", help="append the markdown table to this file")
   args = parser.parse_args(argv)
-  if args.steps_per_call is None:
-    args.steps_per_call = 1
+  if args.threads:
+    set_threads(args.threads)
+  if args.steps_per_call is None:  # the trainer's default on accelerators; on CPU one step is one timed call
+    args.steps_per_call = 1 if jax.default_backend() == "cpu" else 8
   command = "python -m benchmarks.run " + " ".join(argv if argv is not None else sys.argv[1:])
   rows = []
   for spec in args.models.split(","):

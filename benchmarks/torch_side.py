@@ -71,6 +71,21 @@ class CausalTransformerLM(nn.Module):
     return self.stack(x, mask=mask, is_causal=True) @ self.embed.weight.T
 
 
+class Seq2SeqTransformer(nn.Module):
+  """archs.transformer.Transformer base (post-LN, tied embeddings): source and target of the same tokens."""
+
+  def __init__(self, vocab_size, d_model=512, num_heads=8, d_ff=2048, num_layers=6, max_len=2048):
+    super().__init__()
+    self.embed, self.pos = nn.Embedding(vocab_size, d_model), nn.Embedding(max_len, d_model)
+    self.core = nn.Transformer(d_model, num_heads, num_layers, num_layers, d_ff, dropout=0.0, batch_first=True)
+
+  def forward(self, tokens):
+    length = tokens.shape[1]
+    x = self.embed(tokens) + self.pos(torch.arange(length, device=tokens.device))
+    mask = nn.Transformer.generate_square_subsequent_mask(length, device=tokens.device)
+    return self.core(x, x, tgt_mask=mask, tgt_is_causal=True) @ self.embed.weight.T
+
+
 class LSTMLM(nn.Module):
   """archs.lstm.LSTMLanguageModel: embedding -> stacked LSTM -> linear."""
 
@@ -99,6 +114,8 @@ def build(name: str, num_classes: int, vocab_size: int):
     return CausalTransformerLM(vocab_size, 64, 4, 128, 2), "tokens"
   if name in ("transformer_lm_base", "retnet_base"):  # RetNet against a Transformer of the same width and depth
     return CausalTransformerLM(vocab_size, 512, 8, 2048, 6), "tokens"
+  if name == "transformer_base":
+    return Seq2SeqTransformer(vocab_size), "tokens"
   if name == "lstm_tiny":
     return LSTMLM(vocab_size, 64, 2), "tokens"
   return None, f"no PyTorch counterpart for {name!r} in benchmarks/torch_side.py"
