@@ -56,12 +56,12 @@ class VanillaNetDeploy(nn.Module):
 
 
 class CausalTransformerLM(nn.Module):
-  """Post-LN decoder-only Transformer LM with tied embeddings, the size of archs.transformer.TransformerLM."""
+  """Post-LN decoder-only Transformer LM with tied embeddings, the size and dropout (0.1) of archs.transformer's."""
 
-  def __init__(self, vocab_size, d_model, num_heads, d_ff, num_layers, max_len=2048):
+  def __init__(self, vocab_size, d_model, num_heads, d_ff, num_layers, max_len=2048, dropout=0.1):
     super().__init__()
     self.embed, self.pos = nn.Embedding(vocab_size, d_model), nn.Embedding(max_len, d_model)
-    layer = nn.TransformerEncoderLayer(d_model, num_heads, d_ff, dropout=0.0, batch_first=True)
+    layer = nn.TransformerEncoderLayer(d_model, num_heads, d_ff, dropout=dropout, batch_first=True)
     self.stack = nn.TransformerEncoder(layer, num_layers, enable_nested_tensor=False)
 
   def forward(self, tokens):
@@ -74,10 +74,10 @@ class CausalTransformerLM(nn.Module):
 class Seq2SeqTransformer(nn.Module):
   """archs.transformer.Transformer base (post-LN, tied embeddings): source and target of the same tokens."""
 
-  def __init__(self, vocab_size, d_model=512, num_heads=8, d_ff=2048, num_layers=6, max_len=2048):
+  def __init__(self, vocab_size, d_model=512, num_heads=8, d_ff=2048, num_layers=6, max_len=2048, dropout=0.1):
     super().__init__()
     self.embed, self.pos = nn.Embedding(vocab_size, d_model), nn.Embedding(max_len, d_model)
-    self.core = nn.Transformer(d_model, num_heads, num_layers, num_layers, d_ff, dropout=0.0, batch_first=True)
+    self.core = nn.Transformer(d_model, num_heads, num_layers, num_layers, d_ff, dropout=dropout, batch_first=True)
 
   def forward(self, tokens):
     length = tokens.shape[1]
