@@ -23,6 +23,8 @@ nvidia-smi --query-gpu=name,memory.total,clocks.max.sm --format=csv >> "$out/dev
 # A persistent compilation cache: a rerun skips XLA compilation (compile_s then measures the cache, say so).
 export JAX_COMPILATION_CACHE_DIR=${JAX_COMPILATION_CACHE_DIR:-$out/jax_cache}
 export XLA_FLAGS="${XLA_FLAGS:-} --xla_gpu_enable_latency_hiding_scheduler=true"
+# JAX and torch share the GPU in one process: no 75% preallocation, so peak_bytes_in_use is JAX's real peak.
+export XLA_PYTHON_CLIENT_PREALLOCATE=false
 
 group() {  # group NAME ARGS...: one benchmarks.run process
   local name=$1; shift
