@@ -9,10 +9,12 @@ import pkgutil
 __version__ = "0.1.0"
 
 from archs.registry import create_model, get_to_deploy, list_models, register_model, UnknownModelError
+from archs.costs import profile
 
 # Every public module of the package is a model file (archs/layers holds the shared blocks).
 for _info in pkgutil.iter_modules(__path__):
-  if not _info.name.startswith("_") and _info.name not in ("registry", "layers"):
+  if not _info.name.startswith("_") and _info.name not in ("registry", "layers", "costs"):
     importlib.import_module(f"{__name__}.{_info.name}")
 
-__all__ = ["__version__", "create_model", "get_to_deploy", "list_models", "register_model", "UnknownModelError"]
+__all__ = ["__version__", "profile", "create_model", "get_to_deploy", "list_models", "register_model",
+           "UnknownModelError"]

@@ -35,6 +35,5 @@ def get_config(arg=None):
     c.num_epochs, c.batch_size = 10, 64
     c.schedule.warmup_epochs = 1.0
     c.learning_rate = 2e-3
-    # K = 1: XLA:CPU runs convolutions in a lax.scan body ~20x slower
-    c.steps_per_call, c.log_every_steps, c.checkpoint_every_steps = 1, 22, 110
+    c.steps_per_call, c.log_every_steps, c.checkpoint_every_steps = 11, 22, 110
   return defaults.locked(c)

@@ -29,7 +29,6 @@ def get_config(arg=None):
     c.dataset, c.image_size = "digits", 32
     c.num_epochs, c.batch_size = 5, 64
     c.schedule.name = "cosine"
-    # K = 1: XLA:CPU runs convolutions in a lax.scan body ~20x slower
-    c.steps_per_call, c.log_every_steps, c.checkpoint_every_steps = 1, 22, 110
+    c.steps_per_call, c.log_every_steps, c.checkpoint_every_steps = 11, 22, 110
   c.learning_rate = 0.1 * c.batch_size / 256  # linear scaling rule (Goyal et al. 2017)
   return defaults.locked(c)

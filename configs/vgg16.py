@@ -28,6 +28,5 @@ def get_config(arg=None):
     c.model_kwargs.hidden = 256
     c.num_epochs, c.batch_size, c.learning_rate = 10, 64, 0.01
     c.schedule.name, c.schedule.warmup_epochs = "warmup_cosine", 1.0
-    # K = 1: XLA:CPU runs convolutions in a lax.scan body ~20x slower
-    c.steps_per_call, c.log_every_steps, c.checkpoint_every_steps = 1, 22, 220
+    c.steps_per_call, c.log_every_steps, c.checkpoint_every_steps = 11, 22, 220
   return defaults.locked(c)

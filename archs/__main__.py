@@ -1,0 +1,90 @@
+"""`python -m archs [PATTERN] [--markdown] [--readme README.md]`: every registered model with its cost.
+
+Columns: name, family (its module), trainable parameters, multiply-accumulates of one forward pass at the model's
+default input (`archs.costs.DEFAULT_INPUTS`, batch 1), that input, and the reference (the first sentence of its module's docstring).
+Nothing is compiled: shapes are traced (about a second a model on a CPU). `--readme FILE` rewrites FILE's
+table between the markers below, so the README's table is generated, never typed.
+"""
+from __future__ import annotations
+
+import argparse
+import importlib
+import re
+import sys
+
+import archs
+from archs import costs
+
+BEGIN, END = "<!-- begin: python -m archs --readme -->", "<!-- end: python -m archs --readme -->"
+
+
+def _si(x: float) -> str:
+  for unit, scale in (("G", 1e9), ("M", 1e6), ("K", 1e3)):
+    if x >= scale:
+      return f"{x / scale:.2f} {unit}"
+  return f"{x:.0f}"
+
+
+def model_rows(pattern: str | None = None) -> list[dict]:
+  rows = []
+  for name in archs.list_models(pattern):
+    module = archs.create_model(name)
+    source = importlib.import_module(type(module).__module__)
+    cost = costs.profile(name, xla=False)
+    inputs = " + ".join("x".join(map(str, shape[1:] if shape[0] == 1 else shape)) + ("" if dtype == "float32" else
+                        f" {dtype}") for shape, dtype in cost.inputs)
+    rows.append({"name": name, "family": source.__name__.rsplit(".", 1)[-1], "params": cost.params,
+                 "macs": cost.macs, "input": inputs,
+                 "reference": reference(source.__doc__)})
+  return rows
+
+
+def reference(docstring: str | None) -> str:
+  """The first sentence of a module docstring's first paragraph ("et al." does not end it)."""
+  paragraph = " ".join((docstring or "").strip().split("\n\n")[0].split())
+  return re.split(r"(?<!\bal)\.(?:\s|$)", paragraph)[0]
+
+
+def markdown(rows: list[dict]) -> str:
+  lines = ["| model | family | parameters | MACs | input | reference |", "|---|---|---|---|---|---|"]
+  lines += [f"| `{r['name']}` | {r['family']} | {r['params']:,} | {_si(r['macs'])} | {r['input']} | {r['reference']} |"
+            for r in rows]
+  return "\n".join(lines)
+
+
+def text(rows: list[dict]) -> str:
+  lines = [f"{'model':28s} {'family':16s} {'parameters':>13s} {'MACs':>10s}  {'input':16s} reference"]
+  lines += [f"{r['name']:28s} {r['family']:16s} {r['params']:>13,d} {_si(r['macs']):>10s}  {r['input']:16s} "
+            f"{r['reference']}" for r in rows]
+  return "\n".join(lines)
+
+
+def rewrite_readme(path: str, table: str) -> None:
+  with open(path) as f:
+    content = f.read()
+  if BEGIN not in content or END not in content:
+    raise SystemExit(f"{path} has no table markers; accepted: a file with the lines {BEGIN} and {END}")
+  head, rest = content.split(BEGIN, 1)
+  _, tail = rest.split(END, 1)
+  with open(path, "w") as f:
+    f.write(f"{head}{BEGIN}\n{table}\n{END}{tail}")
+
+
+def main(argv=None) -> None:
+  parser = argparse.ArgumentParser(prog="python -m archs", description=__doc__.splitlines()[0])
+  parser.add_argument("pattern", nargs="?", default=None, help="fnmatch pattern, e.g. 'resnet*' (default: all)")
+  parser.add_argument("--markdown", action="store_true", help="print a markdown table")
+  parser.add_argument("--readme", metavar="FILE", help="rewrite FILE's generated model table (all models)")
+  args = parser.parse_args(argv)
+  rows = model_rows(None if args.readme else args.pattern)
+  if not rows:
+    raise SystemExit(f"no model matches {args.pattern!r}; see python -m archs")
+  if args.readme:
+    rewrite_readme(args.readme, markdown(rows))
+    print(f"{args.readme}: table of {len(rows)} models rewritten")
+  else:
+    print(markdown(rows) if args.markdown else text(rows))
+
+
+if __name__ == "__main__":
+  main(sys.argv[1:])
