@@ -23,13 +23,14 @@ class ConvNeXtBlock(nn.Module):
   drop_path_rate: float = 0.0
   layer_scale_init_value: float = 1e-6
   dtype: Any = jnp.float32
+  dwconv: str = "conv"
 
   @nn.compact
   def __call__(self, x, train: bool = False):
     dim = x.shape[-1]
     dense = functools.partial(nn.Dense, dtype=self.dtype, kernel_init=weight_init)
-    # nn.Conv's depthwise kernel and bias; a shifted sum on XLA:CPU, whose grouped conv is ~20x slower forward.
-    y = DepthwiseConv(7, use_bias=True, dtype=self.dtype, name="dwconv")(x)
+    # nn.Conv's depthwise kernel and bias, as a grouped conv or a shifted sum (see ConvNeXt.dwconv).
+    y = DepthwiseConv(7, use_bias=True, implementation=self.dwconv, dtype=self.dtype, name="dwconv")(x)
     y = LayerNorm(dtype=self.dtype, name="norm")(y)
     y = gelu(dense(4 * dim, name="pwconv1")(y))  # exact erf GELU as torch.nn.GELU
     y = dense(dim, name="pwconv2")(y)
@@ -44,6 +45,8 @@ class ConvNeXt(nn.Module):
 
   Drop-path rates grow linearly from 0 to drop_path_rate over all blocks. The head's weight and bias are
   multiplied by head_init_scale at init (1.0; the reference fine-tunes with 0.001).
+  dwconv: the 7x7 depthwise conv as a grouped "conv" (default) or "shifts" (49 shifted products, same numbers):
+  on XLA:CPU shifts train ~3x faster but compile ~5x slower (BENCHMARKS.md); "auto" = shifts on CPU only.
   """
   depths: Sequence[int] = (3, 3, 9, 3)
   dims: Sequence[int] = (96, 192, 384, 768)
@@ -52,6 +55,7 @@ class ConvNeXt(nn.Module):
   layer_scale_init_value: float = 1e-6
   head_init_scale: float = 1.0
   dtype: Any = jnp.float32
+  dwconv: str = "conv"
 
   @nn.compact
   def __call__(self, x, *, train: bool = False, return_features: bool = False):
@@ -68,7 +72,8 @@ class ConvNeXt(nn.Module):
         x = LayerNorm(dtype=self.dtype, name=f"downsample{i}_norm")(x)
         x = conv(dim, (2, 2), 2, name=f"downsample{i}_conv")(x)
       for j in range(depth):
-        x = ConvNeXtBlock(rates.pop(0), self.layer_scale_init_value, self.dtype, name=f"stage{i}_block{j}")(x, train)
+        x = ConvNeXtBlock(rates.pop(0), self.layer_scale_init_value, self.dtype, self.dwconv,
+                          name=f"stage{i}_block{j}")(x, train)
       stages.append(x)
 
     pre_logits = LayerNorm(dtype=self.dtype, name="head_norm")(jnp.mean(x, axis=(1, 2)))
