@@ -15,4 +15,7 @@ for _info in pkgutil.iter_modules(__path__):
   if not _info.name.startswith("_") and _info.name not in ("registry", "layers"):
     importlib.import_module(f"{__name__}.{_info.name}")
 
-__all__ = ["__version__", "create_model", "get_to_deploy", "list_models", "register_model", "UnknownModelError"]
+from archs.weights import load_pretrained, load_variables, save_variables  # noqa: E402  (after the models)
+
+__all__ = ["__version__", "create_model", "get_to_deploy", "list_models", "load_pretrained", "load_variables",
+           "register_model", "save_variables", "UnknownModelError"]
