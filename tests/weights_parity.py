@@ -39,7 +39,7 @@ def image_parity(name, family, torch_model, size, seed=0, batch=2, **overrides) 
   """max|ours - ref| / max|ref| of the converted model on one random NCHW batch, float32 eval mode."""
   import torch  # noqa: PLC0415
   randomize(torch_model, seed)
-  model, variables = archs.weights.convert(name, state_dict_numpy(torch_model), layouts.for_model(name)[family],
+  model, variables = archs.weights.from_state_dict(name, state_dict_numpy(torch_model), layouts.for_model(name)[family],
                                            **overrides)
   x = np.random.default_rng(seed + 1).standard_normal((batch, 3, size, size)).astype(np.float32)
   with torch.no_grad():

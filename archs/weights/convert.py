@@ -119,6 +119,19 @@ def _destination(rule: Rule, module: str, leaf: str, w: np.ndarray, ours: dict[s
   return f"params/{module}/{leaf}", w
 
 
+def unmatched_keys(state_dict: Mapping[str, Any], layout: Layout) -> list[str]:
+  """The reference keys no rule of `layout` places (a quick test of whether a checkpoint has this layout)."""
+  rules = [re.compile(r.pattern) for r in layout.rules]
+  ignore = [re.compile(p) for p in layout.ignore]
+  out = []
+  for key in state_dict:
+    module, _, leaf = key.rpartition(".")
+    if leaf not in IGNORED_LEAVES and not any(p.fullmatch(key) for p in ignore) and \
+        not any(r.fullmatch(module) for r in rules):
+      out.append(key)
+  return out
+
+
 def convert_state_dict(state_dict: Mapping[str, np.ndarray], target: Mapping, layout: Layout,
                        skip_head: bool = False) -> dict:
   """Fills `target` (a variables tree of shapes, e.g. from jax.eval_shape) from `state_dict`.

@@ -10,7 +10,7 @@ import numpy as np
 
 from archs.registry import create_model
 from archs.weights import layouts
-from archs.weights.convert import ConversionError, Layout, convert_state_dict, flatten, unflatten
+from archs.weights.convert import ConversionError, Layout, convert_state_dict, flatten, unflatten, unmatched_keys
 from archs.weights.files import read_state_dict, resolve_source
 
 
@@ -22,13 +22,27 @@ def checkpoint_num_classes(state_dict: Mapping[str, np.ndarray], layout: Layout)
   return None
 
 
+def fitting_layouts(name: str, state_dict: Mapping[str, np.ndarray]) -> dict[str, Layout]:
+  """The layouts of `name` whose rules place every key of `state_dict` (fewest unplaced first if none does)."""
+  candidates = layouts.for_model(name)
+  unplaced = {family: len(unmatched_keys(state_dict, layout)) for family, layout in candidates.items()}
+  fitting = {f: candidates[f] for f in candidates if unplaced[f] == 0}
+  return fitting or {f: candidates[f] for f in sorted(candidates, key=unplaced.get)}
+
+
+def layout_options(name: str, source) -> dict:
+  """The model options the checkpoint at `source` needs (e.g. GoogLeNet's transform_input for torchvision's)."""
+  state_dict = read_state_dict(resolve_source(source))
+  return dict(next(iter(fitting_layouts(name, state_dict).values())).model_kwargs)
+
+
 def init_inputs(layout: Layout):
   if layout.init_input is not None:
     return layout.init_input()
   return jnp.zeros((1, layout.input_size, layout.input_size, 3), jnp.float32)
 
 
-def convert(name: str, state_dict: Mapping[str, np.ndarray], layout: Layout, seed: int = 0, **overrides):
+def from_state_dict(name: str, state_dict: Mapping[str, np.ndarray], layout: Layout, seed: int = 0, **overrides):
   """(model, variables) of registered model `name` built with `layout`'s options and `overrides`.
 
   A `num_classes` that differs from the checkpoint's keeps every weight but the classifier's, which is
@@ -62,16 +76,15 @@ def load_pretrained(name: str, source, *, layout: str | None = None, seed: int =
   `overrides` go to create_model; `num_classes` different from the checkpoint's gets a fresh classifier.
   """
   candidates = layouts.for_model(name)
-  if layout is not None:
-    if layout not in candidates:
-      raise ValueError(f"model {name!r} has no {layout!r} layout; accepted: {', '.join(candidates)}")
-    candidates = {layout: candidates[layout]}
+  if layout is not None and layout not in candidates:
+    raise ValueError(f"model {name!r} has no {layout!r} layout; accepted: {', '.join(candidates)}")
   path = resolve_source(source)
   state_dict = read_state_dict(path)
+  candidates = {layout: candidates[layout]} if layout is not None else fitting_layouts(name, state_dict)
   errors = []
   for family, candidate in candidates.items():
     try:
-      return convert(name, state_dict, candidate, seed=seed, **overrides)
+      return from_state_dict(name, state_dict, candidate, seed=seed, **overrides)
     except ConversionError as e:
       errors.append(f"[{family}] {e}")
   raise ConversionError(f"{path.name} fits no layout of {name!r}: " + " | ".join(errors))
