@@ -6,7 +6,11 @@ from archs.weights import layouts
 
 
 def randomize(torch_model, seed: int = 0):
-  """Random 1-D parameters and BatchNorm statistics, a quarter of the channels with variance 1e-4..1e-2 (eps matters)."""
+  """Random 1-D parameters and BatchNorm statistics, a quarter of the channels with variance 1e-4..1e-2 (eps matters).
+
+  Those channels' BN weights are scaled by sqrt(var + eps), so that the gain stays near 1: a gain of ~100 per layer
+  would amplify float rounding chaotically through a deep network. A wrong eps still changes them by up to 5%.
+  """
   import torch  # noqa: PLC0415
   rng = np.random.default_rng(seed)
   with torch.no_grad():
@@ -21,6 +25,10 @@ def randomize(torch_model, seed: int = 0):
         small = rng.permutation(c)[: max(1, c // 4)]
         var[small] = 10.0 ** rng.uniform(-4, -2, small.size)
         module.running_var.copy_(torch.from_numpy(var.astype(np.float32)))
+        if module.weight is not None:  # keep the gain of those channels near 1: deep nets stay tame, eps still counts
+          gain = np.ones(c, np.float32)
+          gain[small] = np.sqrt(var[small] + module.eps)
+          module.weight.mul_(torch.from_numpy(gain))
         module.running_mean.copy_(torch.from_numpy(rng.normal(0, 0.5, c).astype(np.float32)))
   return torch_model.eval()
 

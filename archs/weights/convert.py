@@ -29,11 +29,11 @@ class ConversionError(ValueError):
 class Rule:
   """`pattern` (re.fullmatch on the reference module path) -> `target` (our module path, `\\1` groups allowed).
 
-  `leaves` renames reference leaf names (e.g. {'layer_scale': 'gamma'}); `transform(array) -> kernel`
+  `target` may also be a function of the match (e.g. to count from 1). `leaves` renames reference leaf names (e.g. {'layer_scale': 'gamma'}); `transform(array) -> kernel`
   replaces the default placement of `weight` (e.g. a Linear that follows an NCHW flatten).
   """
   pattern: str
-  target: str
+  target: str | Callable[[re.Match], str]
   leaves: Mapping[str, str] = dataclasses.field(default_factory=dict)
   transform: Callable[[np.ndarray], np.ndarray] | None = None
 
@@ -160,7 +160,7 @@ def convert_state_dict(state_dict: Mapping[str, np.ndarray], target: Mapping, la
       unmatched.append(key)
       continue
     rule, match = rule_match
-    path, array = _destination(rule, match.expand(rule.target), leaf, np.asarray(value, np.float32), ours)
+    path, array = _destination(rule, match.expand(rule.target) if isinstance(rule.target, str) else rule.target(match), leaf, np.asarray(value, np.float32), ours)
     if path not in shapes:
       unused.append(f"{key} -> {path}")
       continue
