@@ -80,6 +80,11 @@ def unflatten(flat: Mapping[str, Any]) -> dict:
   return tree
 
 
+def numbered(template: str, *offsets: int) -> Callable[[re.Match], str]:
+  """A rule target that shifts the matched numbers: numbered('stage{}_block{}', 1, 1) counts both from 1."""
+  return lambda m: template.format(*(int(g) + o for g, o in zip(m.groups(), offsets)))
+
+
 def flatten_chw(channels: int) -> Callable:
   """A Linear after torch's NCHW flatten, for our NHWC flatten: (out, C*H*W) -> (H*W*C, out)."""
   def transform(w):

@@ -1,10 +1,11 @@
 """Every layout, by our model name and reference family."""
 from __future__ import annotations
 
-from archs.weights import timm_layouts, torchvision_layouts
+from archs.weights import pytorchcv_layouts, timm_layouts, torchvision_layouts
 from archs.weights.convert import Layout
 
-_FAMILIES = (("torchvision", torchvision_layouts.LAYOUTS), ("timm", timm_layouts.LAYOUTS))
+_FAMILIES = (("torchvision", torchvision_layouts.LAYOUTS), ("timm", timm_layouts.LAYOUTS),
+             ("pytorchcv", pytorchcv_layouts.LAYOUTS))
 
 
 def for_model(name: str) -> dict[str, Layout]:

@@ -1,7 +1,7 @@
 """Layouts of timm's state_dicts (timm.create_model; the keys of its Hugging Face checkpoints)."""
 import jax
 
-from archs.weights.convert import Layout, Rule
+from archs.weights.convert import Layout, Rule, numbered
 
 _RESNET_BLOCKS = (
     Rule(r"fc", "fc"),
@@ -35,17 +35,13 @@ CONVNEXT = Layout(source="timm ConvNeXt", head=("head",), head_pattern=r"head\.f
     Rule(r"head\.norm", "head_norm"), Rule(r"head\.fc", "head"),
 ))
 
-def _one_based(leaf):
-  return lambda m: f"stage{int(m[1]) + 1}_block{int(m[2]) + 1}/{leaf}"
-
-
 # timm's mobilenetv1_100: blocks.<stage>.<block>.(conv_dw, bn1, conv_pw, bn2), stem conv_stem + bn1, ReLU6.
 MOBILENET_V1 = Layout(
     source="timm mobilenetv1", head=("fc",), head_pattern=r"classifier\..*", model_kwargs={"act": jax.nn.relu6},
     note="act=relu6: timm's MobileNet-v1 uses ReLU6 where imgclsmob uses ReLU",
     rules=(
         Rule(r"conv_stem", "stem/conv"), Rule(r"bn1", "stem/bn"),
-        *(Rule(rf"blocks\.(\d)\.(\d+)\.{ref}", _one_based(ours))
+        *(Rule(rf"blocks\.(\d)\.(\d+)\.{ref}", numbered(f"stage{{}}_block{{}}/{ours}", 1, 1))
           for ref, ours in (("conv_dw", "dw/conv"), ("bn1", "dw/bn"), ("conv_pw", "pw/conv"), ("bn2", "pw/bn"))),
         Rule(r"classifier", "fc"),
     ))
