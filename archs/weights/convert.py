@@ -55,6 +55,8 @@ class Layout:
   ignore: tuple[str, ...] = ()
   input_size: int = 224
   init_input: Callable[[], Any] | None = None  # inputs for model.init when they are not images
+  key_map: Callable[[str], str] | None = None  # renames keys before the rules see them (e.g. nn.LSTM's flat names)
+  options_from: Callable[[Mapping[str, Any]], dict] | None = None  # model sizes read off the checkpoint
   note: str = ""
 
 
@@ -130,7 +132,7 @@ def unmatched_keys(state_dict: Mapping[str, Any], layout: Layout) -> list[str]:
   ignore = [re.compile(p) for p in layout.ignore]
   out = []
   for key in state_dict:
-    module, _, leaf = key.rpartition(".")
+    module, _, leaf = (layout.key_map(key) if layout.key_map else key).rpartition(".")
     if leaf not in IGNORED_LEAVES and not any(p.fullmatch(key) for p in ignore) and \
         not any(r.fullmatch(module) for r in rules):
       out.append(key)
@@ -155,7 +157,7 @@ def convert_state_dict(state_dict: Mapping[str, np.ndarray], target: Mapping, la
 
   out, unmatched, unused, bad_shape, sources = {}, [], [], [], {}
   for key, value in state_dict.items():
-    module, _, leaf = key.rpartition(".")
+    module, _, leaf = (layout.key_map(key) if layout.key_map else key).rpartition(".")
     if leaf in IGNORED_LEAVES or any(p.fullmatch(key) for p in ignore):
       continue
     if skip_head and re.fullmatch(layout.head_pattern, key):

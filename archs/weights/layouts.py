@@ -1,12 +1,13 @@
 """Every layout, by our model name and reference family."""
 from __future__ import annotations
 
-from archs.weights import pytorchcv_layouts, timm_layouts, torchvision_layouts, vanillanet_layouts
+from archs.weights import (pytorchcv_layouts, sequence_layouts, timm_layouts, torchvision_layouts,
+                           vanillanet_layouts)
 from archs.weights.convert import Layout
 
 _FAMILIES = (("torchvision", torchvision_layouts.LAYOUTS), ("timm", timm_layouts.LAYOUTS),
              ("pytorchcv", pytorchcv_layouts.LAYOUTS), ("vanillanet", vanillanet_layouts.TRAIN_LAYOUTS),
-             ("vanillanet_deploy", vanillanet_layouts.DEPLOY_LAYOUTS))
+             ("vanillanet_deploy", vanillanet_layouts.DEPLOY_LAYOUTS), ("torch", sequence_layouts.LAYOUTS))
 
 
 def for_model(name: str) -> dict[str, Layout]:

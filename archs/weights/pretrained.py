@@ -49,6 +49,8 @@ def from_state_dict(name: str, state_dict: Mapping[str, np.ndarray], layout: Lay
   initialised as the model initialises it (fine-tuning).
   """
   kwargs = dict(layout.model_kwargs)
+  if layout.options_from is not None:
+    kwargs.update(layout.options_from(state_dict))
   ckpt_classes = checkpoint_num_classes(state_dict, layout) if layout.head else None
   if ckpt_classes is not None:
     kwargs["num_classes"] = ckpt_classes
