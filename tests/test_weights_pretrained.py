@@ -95,3 +95,20 @@ def test_missing_init_from_is_a_user_error(tmp_path):
   from train import errors  # noqa: PLC0415
   with pytest.raises(errors.UserError, match="init_from='nowhere.pth': no file 'nowhere.pth'"):
     trainer.train_and_evaluate(_config("nowhere.pth"), str(tmp_path))
+
+
+@pytest.mark.slow
+def test_readme_fine_tuning_command(tmp_path):
+  """README: fine-tune a torchvision ResNet-50 checkpoint on the digits (here one epoch, random weights)."""
+  import subprocess  # noqa: PLC0415
+  import sys  # noqa: PLC0415
+
+  import torch  # noqa: PLC0415
+  import torchvision  # noqa: PLC0415
+  torch.save(torchvision.models.resnet50().state_dict(), tmp_path / "resnet50-11ad3fa6.pth")
+  command = [sys.executable, "-m", "train.main", "--config", "configs/resnet50.py", "--workdir", str(tmp_path / "run"),
+             f"--config.init_from={tmp_path / 'resnet50-11ad3fa6.pth'}", "--config.num_epochs=1"]
+  done = subprocess.run(command, cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                        capture_output=True, text=True, env={**os.environ, "JAX_PLATFORMS": "cpu"})
+  assert done.returncode == 0, done.stderr[-2000:]
+  assert (tmp_path / "run" / "summary.json").exists()

@@ -1,6 +1,7 @@
 """Logit parity with pytorchcv's (imgclsmob's) models after converting their state_dicts.
 
-The default run converts a small member of each layout; `-m slow` every registered variant in full.
+The default run converts a small member of most layouts; `-m slow` every registered variant in full (AlexNet/ZFNet
+with torch's LRN and FractalNet only there: they are heavy).
 """
 import pytest
 
@@ -35,7 +36,6 @@ def _preresnet10():
 
 SHALLOW = {
     # our name: (our overrides, reference builder, input size)
-    "alexnet": ({}, lambda: _cv("alexnet"), 224),  # 224: ceil-mode pools 54 -> 27 -> 13 -> 6
     "mobilenet_v1_100": ({}, lambda: _cv("mobilenet_w1"), 45),
     "preact_resnet18": (dict(stage_sizes=(1, 1, 1, 1)), _preresnet10, 45),
     "wide_resnet16_8": (dict(widen_factor=2), lambda: _wrn(16, 2), 32),
@@ -51,7 +51,8 @@ def test_layout_parity(name):
 
 
 FULL = {
-    "zfnet": ("zfnet", 224), "alexnet": ("alexnet", 224),
+    "zfnet": ("zfnet", 224), "alexnet": ("alexnet", 224),  # 224: ceil-mode pools 54 -> 27 -> 13 -> 6
+    "fractalnet20": ("fractalnet_cifar10", 32),
     "mobilenet_v1_075": ("mobilenet_w3d4", 57), "mobilenet_v1_050": ("mobilenet_wd2", 57),
     "mobilenet_v1_025": ("mobilenet_wd4", 57),
     **{f"densenet{d}": (f"densenet{d}", 57) for d in (121, 169, 201, 161)},

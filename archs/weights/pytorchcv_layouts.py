@@ -82,7 +82,22 @@ BAM_RESNET = Layout(
             (r"sp_att\.dil_convs\.conv2\.bn", "spatial_dilated1_bn"), (r"sp_att\.final_conv", "spatial_final"))),
         Rule(r"output", "fc")))
 
+
+
+def _fractal_conv(m, num_columns=3):
+  """block{position}.subblock{s}: subblock 1 is the deepest column's conv, the last the shallowest's."""
+  unit, position, sub = int(m[1]), int(m[2]), int(m[3])
+  column = num_columns - sub  # 0-based; column j's convs span depth / 2^j positions
+  span = 2 ** (num_columns - 1) // 2 ** column
+  return f"block{unit}/col{column + 1}_conv{position // span}/{m[4]}"
+
+
+FRACTALNET = Layout(source="pytorchcv FractalNet (CIFAR)", **_HEAD, input_size=32, rules=(
+    Rule(r"features\.unit(\d)\.block\.blocks\.block(\d)\.subblock(\d)\.(conv|bn)", _fractal_conv),
+    Rule(r"output", "fc")))
+
 LAYOUTS = {
+    "fractalnet20": FRACTALNET,
     "alexnet": ALEXNET, "zfnet": ALEXNET,
     **{f"mobilenet_v1_{w}": MOBILENET_V1 for w in ("100", "075", "050", "025")},
     **{f"densenet{d}": DENSENET for d in (121, 169, 201, 161)},
