@@ -56,7 +56,8 @@ FULL = {
     "mobilenet_v1_075": ("mobilenet_w3d4", 57), "mobilenet_v1_050": ("mobilenet_wd2", 57),
     "mobilenet_v1_025": ("mobilenet_wd4", 57),
     **{f"densenet{d}": (f"densenet{d}", 57) for d in (121, 169, 201, 161)},
-    **{f"preact_resnet{d}": (f"preresnet{d}", 57) for d in (18, 34, 50, 101, 152)},
+    # imgclsmob's bottleneck preresnet{d} strides its first 1x1 conv; preresnet{d}b the 3x3 conv, as ours.
+    **{f"preact_resnet{d}": (f"preresnet{d}" + ("b" if d >= 50 else ""), 57) for d in (18, 34, 50, 101, 152)},
     **{f"bam_resnet{d}": (f"bam_resnet{d}", 64) for d in (18, 34, 50)},
     "wide_resnet28_10": ("wrn28_10_cifar10", 32),
 }
