@@ -13,8 +13,10 @@ from archs.costs import profile
 
 # Every public module of the package is a model file (archs/layers holds the shared blocks).
 for _info in pkgutil.iter_modules(__path__):
-  if not _info.name.startswith("_") and _info.name not in ("registry", "layers", "costs"):
+  if not _info.name.startswith("_") and _info.name not in ("registry", "layers", "costs", "weights"):
     importlib.import_module(f"{__name__}.{_info.name}")
 
-__all__ = ["__version__", "profile", "create_model", "get_to_deploy", "list_models", "register_model",
-           "UnknownModelError"]
+from archs.weights import load_pretrained, load_variables, save_variables  # noqa: E402  (after the models)
+
+__all__ = ["__version__", "create_model", "get_to_deploy", "list_models", "load_pretrained", "load_variables",
+           "profile", "register_model", "save_variables", "UnknownModelError"]

@@ -94,12 +94,18 @@ class GoogLeNet(nn.Module):
   drop_rate: float | None = None  # None: 0.4 (paper) or 0.2 (torchvision)
   aux_drop_rate: float = 0.7
   naive_inception: bool = False
+  # Weights option (archs.weights): torchvision's ImageNet checkpoints were trained on inputs normalised with
+  # mean 0.5 / std 0.5, and its model maps ImageNet-normalised inputs to that first (transform_input=True).
+  transform_input: bool = False
   dtype: Any = jnp.float32
 
   @nn.compact
   def __call__(self, x, *, train: bool = False, return_features: bool = False):
     conv = functools.partial(_conv, self.paper, self.dtype)
     inception = functools.partial(Inception, paper=self.paper, naive=self.naive_inception, dtype=self.dtype)
+    if self.transform_input:
+      mean, std = jnp.array([0.485, 0.456, 0.406]), jnp.array([0.229, 0.224, 0.225])
+      x = x * (std / 0.5) + (mean - 0.5) / 0.5
     x = x.astype(self.dtype)
     x = conv(64, 7, padding=3, stride=2, name="conv1")(x, train)
     x = max_pool(x, 3, 2, ceil_mode=True)

@@ -7,11 +7,12 @@ included) scaled by alpha and truncated with int(); for alpha in {1, 0.75, 0.5, 
 exact multiples, so no rounding happens.
 """
 import functools
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import flax.linen as nn
 import jax.numpy as jnp
 
+from archs.layers.activations import relu
 from archs.layers.conv_bn import ConvBN
 from archs.registry import register_model
 
@@ -31,14 +32,15 @@ _fan_in = nn.initializers.variance_scaling(2.0, "fan_in", "normal")    # imgclsm
 class DepthwiseSeparable(nn.Module):
   features: int
   stride: int = 1
+  act: Callable = relu
   dtype: Any = jnp.float32
 
   @nn.compact
   def __call__(self, x, train: bool = False):
     channels = x.shape[-1]
-    x = ConvBN(channels, 3, self.stride, 1, groups=channels, kernel_init=_fan_in, dtype=self.dtype,
+    x = ConvBN(channels, 3, self.stride, 1, groups=channels, act=self.act, kernel_init=_fan_in, dtype=self.dtype,
                name="dw")(x, train)
-    return ConvBN(self.features, 1, kernel_init=_fan_out, dtype=self.dtype, name="pw")(x, train)
+    return ConvBN(self.features, 1, act=self.act, kernel_init=_fan_out, dtype=self.dtype, name="pw")(x, train)
 
 
 class MobileNetV1(nn.Module):
@@ -47,6 +49,7 @@ class MobileNetV1(nn.Module):
   stem_width: int = 32
   blocks: Sequence[Sequence[tuple[int, int]]] = MOBILENET_V1_BLOCKS
   drop_rate: float = 0.0  # imgclsmob has none; TF-slim mobilenet_v1 uses dropout_keep_prob 0.999
+  act: Callable = relu  # weights option (archs.weights): timm's checkpoints need jax.nn.relu6
   dtype: Any = jnp.float32
 
   @nn.compact
@@ -55,11 +58,12 @@ class MobileNetV1(nn.Module):
       raise ValueError(f"width_multiplier must be > 0, got {self.width_multiplier}")
     scale = lambda c: int(c * self.width_multiplier)
     x = x.astype(self.dtype)
-    x = ConvBN(scale(self.stem_width), 3, 2, 1, kernel_init=_fan_out, dtype=self.dtype, name="stem")(x, train)
+    x = ConvBN(scale(self.stem_width), 3, 2, 1, act=self.act, kernel_init=_fan_out, dtype=self.dtype,
+               name="stem")(x, train)
     stages = []
     for s, stage in enumerate(self.blocks, start=1):
       for b, (width, stride) in enumerate(stage, start=1):
-        x = DepthwiseSeparable(scale(width), stride, self.dtype, name=f"stage{s}_block{b}")(x, train)
+        x = DepthwiseSeparable(scale(width), stride, self.act, self.dtype, name=f"stage{s}_block{b}")(x, train)
       stages.append(x)
     pre_logits = jnp.mean(x, axis=(1, 2))
     x = nn.Dropout(self.drop_rate, deterministic=not train)(pre_logits)

@@ -97,6 +97,8 @@ class PreActResNet(nn.Module):
   num_classes: int = 1000
   dtype: Any = jnp.float32
   act: Callable = relu
+  # Weights option (archs.weights): imgclsmob's preresnet pre-activates the first unit too (one more BN).
+  preactivate_first: bool = False
 
   @nn.compact
   def __call__(self, x, *, train: bool = False, return_features: bool = False):
@@ -108,7 +110,7 @@ class PreActResNet(nn.Module):
     for i, depth in enumerate(self.stage_sizes):
       for j in range(depth):
         x = self.block(64 * 2**i, conv, norm, self.act, strides=2 if i > 0 and j == 0 else 1,
-                       preactivate=(i, j) != (0, 0), name=f"layer{i + 1}_{j}")(x, train)
+                       preactivate=self.preactivate_first or (i, j) != (0, 0), name=f"layer{i + 1}_{j}")(x, train)
       stages.append(x)
     return _head(self, x, stages, train, return_features)
 

@@ -25,6 +25,7 @@ def base_config() -> ml_collections.ConfigDict:
   c.dtype = "float32"                            # compute dtype; parameters stay float32
   c.aux_loss_weight = 0.3                        # weight of each sown 'aux_logits' loss (GoogLeNet)
   c.label_smoothing = 0.0
+  c.init_from = ""                               # reference checkpoint to start from (archs.load_pretrained source)
   # Data.
   c.dataset = "digits"                           # digits | synthetic | tfds:<name> (e.g. tfds:cifar10)
   c.data_dir = ""                                # TFDS data_dir ('' = TFDS default)

@@ -10,7 +10,8 @@ import jax.numpy as jnp
 import numpy as np
 
 import archs
-from train import checkpoint, data, defaults, errors, hparams, interrupt, distributed, logs, optim, step as step_lib, tasks, validate
+from train import (checkpoint, data, defaults, distributed, errors, hparams, init_from, interrupt, logs, optim,
+                   step as step_lib, tasks, validate)
 
 DTYPES = {"float32": jnp.float32, "bfloat16": jnp.bfloat16}
 
@@ -77,7 +78,8 @@ def train_and_evaluate(config, workdir: str) -> dict:
   num_eval = data.num_eval_batches(len(eval_source) * process_count, process_count, local_eval_batch)
 
   # ---------------------------------------------------------------- model, optimizer, scheduled hyperparameters
-  model_kwargs = {**task.model_overrides(config, info), **dict(config.model_kwargs), "dtype": DTYPES[config.dtype]}
+  model_kwargs = {**task.model_overrides(config, info), **init_from.model_options(config), **dict(config.model_kwargs),
+                  "dtype": DTYPES[config.dtype]}
   try:
     model = archs.create_model(config.model, **model_kwargs)
   except archs.UnknownModelError as e:
@@ -106,6 +108,8 @@ def train_and_evaluate(config, workdir: str) -> dict:
     state = ckpts.restore(abstract)
   else:
     state = step_lib.init_state(task, model, tx, example, schedules.at(0), config.seed, config.ema_decay > 0)
+    if config.init_from:  # fine-tuning: a checkpoint of this run in the workdir wins over init_from
+      state = init_from.load(state, config, model_kwargs, tx)
   state = step_lib.replicate(state, devices)
   step = int(state.step)
   if is_main:
