@@ -139,7 +139,7 @@ RAND_OPS = {
     "Invert": lambda pil, level, rng, fill: ImageOps.invert(pil),
     "Rotate": lambda pil, level, rng, fill: pil.rotate(_signed(30.0 * level, rng), resample=Image.BILINEAR,
                                                          fillcolor=fill),
-    "PosterizeIncreasing": lambda pil, level, rng, fill: ImageOps.posterize(pil, 4 - int(4 * level)),
+    "PosterizeIncreasing": lambda pil, level, rng, fill: _posterize(pil, 4 - int(4 * level)),
     "SolarizeIncreasing": lambda pil, level, rng, fill: ImageOps.solarize(pil, 256 - min(256, int(256 * level))),
     "SolarizeAdd": lambda pil, level, rng, fill: _solarize_add(pil, min(128, int(110 * level))),
     "ColorIncreasing": _enhance(ImageEnhance.Color),
@@ -153,6 +153,12 @@ RAND_OPS = {
     "TranslateYRel": lambda pil, level, rng, fill: _affine(
         pil, (1, 0, 0, 0, 1, _signed(0.45 * level, rng) * pil.size[1]), fill),
 }
+
+
+def _posterize(pil, bits: int):
+  """Keeps the `bits` most significant bits (0 bits: black, as the TF/UDA definition; Pillow refuses 0)."""
+  mask = np.uint8((0xFF << (8 - bits)) & 0xFF)
+  return Image.fromarray(np.asarray(pil) & mask)
 
 
 def _solarize_add(pil, add, threshold=128):
