@@ -92,18 +92,27 @@ def load_synthetic(config):
   return make(config.synthetic_examples, 0), make(max(config.batch_size, 256), 1), {"num_classes": num_classes}
 
 
+PREPARE = 'pip install -e ".[train,prepare]" && tfds build {name} --file_format array_record{where}'
+
+
+def prepare_command(name: str, data_dir: str = "") -> str:
+  """The one command (from the repository's root) that prepares a TFDS dataset; README names the same."""
+  return PREPARE.format(name=name, where=f" --data_dir {data_dir}" if data_dir else "")
+
+
 def _tfds_source(name, split, data_dir):
   import tensorflow_datasets as tfds  # heavy import, only when a TFDS dataset is used
+  not_prepared = errors.UserError(
+      f"TFDS dataset {name!r} split {split!r} is not prepared in {data_dir or 'the TFDS default data_dir'}; "
+      f"prepare it once (from the repository root) with: {prepare_command(name, data_dir)}")
   try:
-    return tfds.data_source(name, split=split, data_dir=data_dir or None, download=False)
+    tfds.builder(name, data_dir=data_dir or None)  # only to tell an unknown name from an unprepared dataset
   except tfds.core.registered.DatasetNotFoundError:
     raise errors.UserError(f"unknown dataset {name!r}; accepted: {', '.join(BUILTIN)} or a TFDS dataset name") from None
-  except (NotImplementedError, FileNotFoundError, AssertionError, ValueError) as e:
-    where = f" --data_dir {data_dir}" if data_dir else ""
-    raise errors.UserError(
-        f"TFDS dataset {name!r} split {split!r} is not prepared in {data_dir or 'the TFDS default data_dir'} "
-        f"({type(e).__name__}); prepare it once with: pip install tensorflow-cpu && "
-        f"tfds build {name}{where} --file_format array_record") from None
+  try:
+    return tfds.data_source(name, split=split, data_dir=data_dir or None, download=False)
+  except (NotImplementedError, FileNotFoundError, AssertionError, ValueError, KeyError):  # KeyError: 'splits is empty'
+    raise not_prepared from None
 
 
 class TfdsImages:
