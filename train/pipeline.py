@@ -153,10 +153,14 @@ class _Prefetch:
 
 
 def train_calls(epoch_ds: grain.MapDataset, start: int, k: int, num_devices: int, workers: int = 0,
-                prefetch: int = 0, devices=None):
-  """Batches start, start+1, ... of `epoch_ds` (a batched MapDataset) as device calls of K batches each."""
+                prefetch: int = 0, devices=None, read_options: grain.ReadOptions | None = None):
+  """Batches start, start+1, ... of `epoch_ds` (a batched MapDataset) as device calls of K batches each.
+
+  Each process (the main one, or each of `workers`) reads with grain's ReadOptions: by default 16 threads and
+  500 elements ahead (Pillow's decoding and resizing release the GIL, so threads use several cores too).
+  """
   ds = epoch_ds[start:]
-  it = ds.to_iter_dataset()
+  it = ds.to_iter_dataset(read_options or grain.ReadOptions())
   if workers > 0:
     from absl import flags
     if not flags.FLAGS.is_parsed():  # grain's workers read its absl flags; from a notebook or test: the defaults
