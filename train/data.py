@@ -221,12 +221,15 @@ def device_batches(ds, start: int, k: int, num_devices: int):
 def eval_batches(source, local_batch: int, num_batches: int, num_devices: int):
   """Yields (devices, per_device_batch, ...) batches with 'mask'; the last is padded with mask 0."""
   ds = grain.MapDataset.source(source).batch(local_batch, drop_remainder=False)
+  it = iter(ds.to_iter_dataset(grain.ReadOptions()))  # read (decoded, resized) ahead by grain's threads, in order
+  first = None
   for b in range(num_batches):
     if b < len(ds):
-      batch = ds[b]
+      batch = next(it)
       n = len(jax.tree.leaves(batch)[0])
+      first = batch if first is None else first
     else:  # this host ran out (uneven shards): an all-padding batch keeps the collectives in step
-      batch, n = jax.tree.map(lambda x: np.zeros_like(x[:1]), ds[0]), 0
+      batch, n = jax.tree.map(lambda x: np.zeros_like(x[:1]), first if first is not None else ds[0]), 0
     pad = lambda x: np.concatenate([x, np.zeros((local_batch - len(x), *x.shape[1:]), x.dtype)])
     batch = jax.tree.map(pad, batch)
     batch["mask"] = (np.arange(local_batch) < n).astype(np.float32)
