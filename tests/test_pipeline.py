@@ -15,7 +15,7 @@ def _source(n=40):
 
 
 def test_workers_and_prefetch_give_the_batches_of_the_main_process():
-  ds = data.train_epoch(_source(), seed=1, epoch=2, local_batch=4, augment=True)  # 10 batches, augmented
+  ds = data.train_epoch(_source(), seed=1, epoch=2, global_batch=4, augment=True)  # 10 batches, augmented
   expected = [data.device_batches(ds, s, 2, 2) for s in (3, 5, 7)]  # from step 3 on, 2 per call: 3 calls
   for workers, prefetch in ((0, 0), (2, 2)):
     calls = list(pipeline.train_calls(ds, 3, 2, 2, workers=workers, prefetch=prefetch))

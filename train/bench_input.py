@@ -47,7 +47,7 @@ def measure(source, size: int, workers: int, batch: int, calls: int, threads: in
   c.aug.crop, c.aug.interpolation, c.aug.randaugment_n, c.aug.erasing, c.aug.crop_pct = (
       "random_resized", "bicubic", 2, 0.25, 0.875)
   transformed = pipeline.Transformed(source, pipeline.ImageTransform(c.aug, size, 3, "imagenet2012", True))
-  ds = data.train_epoch(transformed, seed=0, epoch=0, local_batch=batch, augment=True)
+  ds = data.train_epoch(transformed, seed=0, epoch=0, global_batch=batch, augment=True)
   # one read thread per process and a one-batch buffer: the rate is that of `workers` cores (or the main one)
   options = grain.ReadOptions(num_threads=threads, prefetch_buffer_size=batch)
   it = iter(pipeline.train_calls(ds, 0, 1, 1, workers=workers, read_options=options))
