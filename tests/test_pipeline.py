@@ -34,6 +34,10 @@ def test_data_workers_default_and_bad_values():
 
 
 @pytest.mark.slow
+# After other tests in the same process, objects of the earlier runs' reader threads are collected while tfds's
+# lazy-import context is open (etils patches imports process-wide) and their warnings fail to import tracemalloc:
+# unraisable warnings of the test process, not of the run (a run loads TFDS before it starts any thread).
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
 def test_resume_mid_epoch_with_workers_is_bit_exact(tmp_path, monkeypatch):
   import tensorflow_datasets as tfds
 
