@@ -26,17 +26,29 @@ Reference (huawei-noah/VanillaNet README, main.py): LAMB, batch 1024, 300 epochs
 - No EMA (the reference's 0.99996 averages over ~25k steps, longer than this whole 660-step run). Measured with
   EMA 0.99 (params and BN statistics averaged, as timm's ModelEma): the EMA model stays at chance until epoch 16
   while lambda sweeps 0 -> 1, and reaches 99.4% only at epoch 28. `--config.ema_decay=0.99` turns it on.
-Not reproduced (no augmentation pipeline for digits): RandAugment, mixup 0.1, cutmix, random erasing, BCE loss.
+Not reproduced on digits (the embedded arrays take pad-crop + flip only): RandAugment, mixup, cutmix, erasing.
+
+`imagenet` (the authors' V5 recipe, ARCHITECTURES.md 1.7; their V5 top-1 72.49 in deploy form is the README's,
+not measured here): full width, 224 (random-resized crop bicubic + flip; evaluation crop_pct 0.875), LAMB lr
+3.5e-3 at batch 1024, weight decay 0.35, 300 epochs, 5 warmup epochs then cosine per step to 1e-6, lambda linear
+over the first 100 epochs per epoch, dropout 0.05, RandAugment rand-m7-mstd0.5-inc1 (2 ops), mixup 0.1, cutmix 1.0,
+erasing 0.25, label smoothing 0.1, EMA 0.99996. Other sizes: `--config.model=vanillanet_6` etc. with their lr, wd,
+mixup (ARCHITECTURES.md 1.7). Differs: softmax cross-entropy (the authors: BCE on the mixed targets); no layer-wise
+lr decay (V6/V7 use 0.8); evaluation on the EMA only (the authors report the better of EMA and raw); bf16.
+`cifar10` (a scaled recipe, no paper number; not measured here): vanillanet_5 at full width and 32x32 (stem 8x8,
+last blocks 1x1), batch 400, 200 epochs, lambda over the first 66 (a third, as the authors), LAMB lr 5e-3 (an
+assumption), weight decay 0.35 -> 0.05 (an assumption: the authors' 0.35 is for 300 ImageNet epochs), 5 warmup
+epochs, RandAugment 7/0.5, mixup 0.1, cutmix 1.0, erasing 0.25, pad-4 crop + flip, no EMA.
 """
 import archs
 from train import defaults
 
 
 def get_config(arg=None):
-  """arg: a registered VanillaNet name (default vanillanet_5)."""
-  defaults.check_preset(arg, (None, *archs.list_models("vanillanet_*")))
+  """arg: a registered VanillaNet name (default vanillanet_5), or the `imagenet` or `cifar10` recipe."""
+  defaults.check_preset(arg, (None, "imagenet", "cifar10", *archs.list_models("vanillanet_*")))
   c = defaults.base_config()
-  c.model = arg or "vanillanet_5"
+  c.model = arg if arg and arg.startswith("vanillanet_") else "vanillanet_5"
   c.model_kwargs = {"width_multiplier": 1 / 8, "drop_rate": 0.05}
   c.dataset = "digits"
   c.image_size, c.image_channels = 32, 3
@@ -57,4 +69,29 @@ def get_config(arg=None):
   c.export_deploy = True
   c.log_every_steps = 22
   c.checkpoint_every_steps = 220
+  if arg in ("imagenet", "cifar10"):
+    recipe(c, arg)
   return defaults.locked(c)
+
+
+def recipe(c, dataset: str) -> None:
+  """The authors' augmentation and schedule (imagenet), or their scaled form (cifar10); see the docstring."""
+  c.model_kwargs = {"drop_rate": 0.05}  # full width
+  c.augment = True
+  c.aug.randaugment_n, c.aug.randaugment_m, c.aug.randaugment_mstd = 2, 7.0, 0.5
+  c.aug.mixup, c.aug.cutmix, c.aug.erasing = 0.1, 1.0, 0.25
+  c.schedule.warmup_epochs = 5.0
+  c.dtype = "bfloat16"
+  if dataset == "imagenet":
+    c.dataset, c.eval_split, c.image_size = "imagenet2012", "validation", 224
+    c.aug.crop, c.aug.interpolation, c.aug.crop_pct = "random_resized", "bicubic", 0.875
+    c.num_epochs, c.batch_size, c.learning_rate = 300, 1024, 3.5e-3
+    c.ema_decay = 0.99996
+    c.hparams.act_lambda.decay_epochs = 100
+    c.steps_per_call, c.log_every_steps, c.checkpoint_every_steps = 8, 100, 2000
+  else:
+    c.dataset, c.image_size = "cifar10", 32
+    c.aug.crop = "pad"
+    c.num_epochs, c.batch_size, c.learning_rate, c.weight_decay = 200, 400, 5e-3, 0.05
+    c.hparams.act_lambda.decay_epochs = 66
+    c.steps_per_call, c.log_every_steps, c.checkpoint_every_steps = 5, 125, 1250

@@ -43,7 +43,7 @@ def test_tfds_mock_data_through_grain_without_tensorflow(tmp_path):
 def test_unprepared_tfds_dataset_says_how_to_prepare(tmp_path):
   c = defaults.base_config()
   c.dataset, c.data_dir = "cifar10", str(tmp_path)
-  with pytest.raises(errors.UserError, match="tfds build cifar10"):
+  with pytest.raises(errors.UserError, match=r"not prepared .*pip install -e \"\.\[train,prepare\]\" && tfds build cifar10 --file_format array_record --data_dir "):
     data.image_classification(c)
 
 
@@ -86,3 +86,27 @@ def test_eval_counts_every_example_once():
   mask = np.concatenate([b["mask"].ravel() for b in batches])
   values = np.concatenate([b["x"].ravel() for b in batches])
   assert mask.sum() == 37 and (values * mask).sum() == sum(range(1, 38)), "37 examples, each exactly once"
+
+
+def test_unprepared_in_the_default_data_dir_is_the_same_one_line_error(tmp_path, monkeypatch):
+  import tensorflow_datasets as tfds
+  monkeypatch.setattr(tfds.core.constants, "DATA_DIR", str(tmp_path))  # an empty default data_dir
+  c = defaults.base_config()
+  c.dataset = "cifar10"
+  with pytest.raises(errors.UserError, match="not prepared in the TFDS default data_dir") as e:
+    data.image_classification(c)
+  assert "\n" not in str(e.value) and data.prepare_command("cifar10") in str(e.value)
+
+
+def test_the_prepare_command_names_what_tfds_build_imports():
+  """`tfds build` (the `tfds` script of tensorflow-datasets) imports these before it builds anything."""
+  import importlib.metadata
+  import tomllib
+  with open(os.path.join(ROOT, "pyproject.toml"), "rb") as f:
+    extra = tomllib.load(f)["project"]["optional-dependencies"]["prepare"]
+  names = {r.split(">")[0].split("=")[0].split("[")[0].strip().lower().replace("_", "-") for r in extra}
+  assert {"tensorflow-cpu", "apache-beam", "mlcroissant", "importlib-resources"} <= names
+  scripts = importlib.metadata.entry_points(group="console_scripts")
+  assert any(s.name == "tfds" for s in scripts), "the tfds command comes with tensorflow-datasets"
+  with open(os.path.join(ROOT, "README.md")) as f:
+    assert data.prepare_command("cifar10") in f.read(), "README names the command the error names"

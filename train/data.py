@@ -7,7 +7,9 @@ Built in:
   run's seed). Resized once (bilinear) to image_size, scaled to [0, 1], normalized with the train mean/std.
 - `synthetic`: normal images and uniform labels, a pure function of the seed (benchmarks).
 - any TFDS name (`cifar10`, `mnist`, or `tfds:NAME`): `tfds.data_source` (array_record, decoded with Pillow,
-  no TensorFlow). Never downloads; an unprepared dataset is a UserError saying how to prepare it.
+  no TensorFlow), transformed by config.aug (train/pipeline.py, train/transforms.py): training crops, flip,
+  RandAugment, erasing; evaluation resize + centre crop; per-dataset mean/std. Never downloads; an unprepared
+  dataset is a UserError saying how to prepare it.
 
 Order: the train batch at (epoch, step) is a pure function of (seed, epoch, step): each epoch is a grain
 shuffle of this host's shard with a seed derived from (seed, epoch), and batch `step` is element `step` of the
@@ -23,7 +25,7 @@ import grain
 import jax
 import numpy as np
 
-from train import errors
+from train import errors, pipeline
 
 BUILTIN = ("digits", "synthetic")
 _DIGITS = os.path.join(os.path.dirname(__file__), "data", "digits.csv.gz")
@@ -90,40 +92,41 @@ def load_synthetic(config):
   return make(config.synthetic_examples, 0), make(max(config.batch_size, 256), 1), {"num_classes": num_classes}
 
 
+PREPARE = 'pip install -e ".[train,prepare]" && tfds build {name} --file_format array_record{where}'
+
+
+def prepare_command(name: str, data_dir: str = "") -> str:
+  """The one command (from the repository's root) that prepares a TFDS dataset; README names the same."""
+  return PREPARE.format(name=name, where=f" --data_dir {data_dir}" if data_dir else "")
+
+
 def _tfds_source(name, split, data_dir):
   import tensorflow_datasets as tfds  # heavy import, only when a TFDS dataset is used
+  not_prepared = errors.UserError(
+      f"TFDS dataset {name!r} split {split!r} is not prepared in {data_dir or 'the TFDS default data_dir'}; "
+      f"prepare it once (from the repository root) with: {prepare_command(name, data_dir)}")
   try:
-    return tfds.data_source(name, split=split, data_dir=data_dir or None, download=False)
+    tfds.builder(name, data_dir=data_dir or None)  # only to tell an unknown name from an unprepared dataset
   except tfds.core.registered.DatasetNotFoundError:
     raise errors.UserError(f"unknown dataset {name!r}; accepted: {', '.join(BUILTIN)} or a TFDS dataset name") from None
-  except (NotImplementedError, FileNotFoundError, AssertionError, ValueError) as e:
-    where = f" --data_dir {data_dir}" if data_dir else ""
-    raise errors.UserError(
-        f"TFDS dataset {name!r} split {split!r} is not prepared in {data_dir or 'the TFDS default data_dir'} "
-        f"({type(e).__name__}); prepare it once with: pip install tensorflow-cpu && "
-        f"tfds build {name}{where} --file_format array_record") from None
+  try:
+    return tfds.data_source(name, split=split, data_dir=data_dir or None, download=False)
+  except (NotImplementedError, FileNotFoundError, AssertionError, ValueError, KeyError):  # KeyError: 'splits is empty'
+    raise not_prepared from None
 
 
 class TfdsImages:
-  """A TFDS image source as float images of config.image_size; keeps (image, label)."""
+  """A TFDS image source: {'image': uint8 HWC as stored (decoded with Pillow), 'label'}; transformed later."""
 
-  def __init__(self, src, config, name):
-    self.src, self.size, self.channels, self.name = src, config.image_size, config.image_channels, name
+  def __init__(self, src):
+    self.src = src
 
   def __len__(self):
     return len(self.src)
 
   def __getitem__(self, i):
     ex = self.src[i]
-    image = np.asarray(ex["image"])
-    if image.shape[:2] != (self.size, self.size):
-      from PIL import Image
-      squeeze = image.shape[-1] == 1
-      pil = Image.fromarray(image[..., 0] if squeeze else image).resize((self.size, self.size), Image.BILINEAR)
-      image = np.asarray(pil).reshape(self.size, self.size, -1)
-    image = _channels(image[None], self.channels, self.name)[0]
-    image = (image.astype(np.float32) / 255.0 - 0.5) / 0.25  # roughly zero-mean, unit-variance pixels
-    return {"image": image, "label": np.int32(ex["label"])}
+    return {"image": np.asarray(ex["image"]), "label": np.int32(ex["label"])}
 
 
 def load_tfds(config):
@@ -133,7 +136,7 @@ def load_tfds(config):
   import tensorflow_datasets as tfds
   num_classes = _classes(config, tfds.builder(name, data_dir=config.data_dir or None).info.features[
       "label"].num_classes)
-  return TfdsImages(train, config, name), TfdsImages(test, config, name), {"num_classes": num_classes}
+  return TfdsImages(train), TfdsImages(test), {"num_classes": num_classes, "decoded": name}
 
 
 def image_classification(config, process_index: int = 0, process_count: int = 1):
@@ -142,6 +145,10 @@ def image_classification(config, process_index: int = 0, process_count: int = 1)
   train, test, info = loader(config)
   if process_count > 1:
     train, test = Shard(train, process_index, process_count), Shard(test, process_index, process_count)
+  if "decoded" in info:  # uint8 images as stored: resized, cropped, augmented and normalized in the workers
+    transform = pipeline.ImageTransform(config.aug, config.image_size, config.image_channels,
+                                        info.pop("decoded"), bool(config.augment))
+    train, test = pipeline.Transformed(train, transform), pipeline.Transformed(test, transform)
   return train, test, info
 
 
@@ -182,17 +189,22 @@ def train_epoch(source, seed: int, epoch: int, global_batch: int, augment: bool,
 
   `source` is the whole training set on every host: the epoch is one shuffle of it, and host p takes rows
   p * local .. (p + 1) * local of each global batch, so the order is the same for any number of hosts.
+  Example i is read (decoded, augmented) where the dataset is evaluated, in grain's workers if any; its
+  augmentation is drawn from (seed, epoch, i). Sources with `train_example(i, rng)` (TFDS images) augment as
+  config.aug says; in-memory arrays (digits, synthetic) take the pad-4 crop and flip.
   """
-  ds = grain.MapDataset.source(source)
-  if augment:  # deterministic from (seed, epoch, example index)
-    ds = ds.map_with_index(lambda i, ex: crop_flip(ex, np.random.default_rng([seed, epoch, i])))
-  ds = ds.shuffle(seed=epoch_seed(seed, epoch))
+  def example(i):
+    if not augment and not hasattr(source, "train_example"):
+      return source[i]
+    rng = np.random.default_rng([seed, epoch, i])
+    return source.train_example(i, rng) if hasattr(source, "train_example") else crop_flip(source[i], rng)
+  order = grain.MapDataset.range(len(source)).shuffle(seed=epoch_seed(seed, epoch))
   local = global_batch // process_count
   if process_count > 1:  # only this host's rows are read (and decoded)
-    shuffled, steps = ds, len(ds) // global_batch
-    ds = grain.MapDataset.range(steps * local).map(
+    shuffled, steps = order, len(order) // global_batch
+    order = grain.MapDataset.range(steps * local).map(
         lambda i: shuffled[(i // local) * global_batch + process_index * local + i % local])
-  return ds.batch(local, drop_remainder=True)
+  return order.map(example).batch(local, drop_remainder=True)
 
 
 def steps_per_epoch(source, global_batch: int) -> int:
@@ -209,12 +221,15 @@ def device_batches(ds, start: int, k: int, num_devices: int):
 def eval_batches(source, local_batch: int, num_batches: int, num_devices: int):
   """Yields (devices, per_device_batch, ...) batches with 'mask'; the last is padded with mask 0."""
   ds = grain.MapDataset.source(source).batch(local_batch, drop_remainder=False)
+  it = iter(ds.to_iter_dataset(grain.ReadOptions()))  # read (decoded, resized) ahead by grain's threads, in order
+  first = None
   for b in range(num_batches):
     if b < len(ds):
-      batch = ds[b]
+      batch = next(it)
       n = len(jax.tree.leaves(batch)[0])
+      first = batch if first is None else first
     else:  # this host ran out (uneven shards): an all-padding batch keeps the collectives in step
-      batch, n = jax.tree.map(lambda x: np.zeros_like(x[:1]), ds[0]), 0
+      batch, n = jax.tree.map(lambda x: np.zeros_like(x[:1]), first if first is not None else ds[0]), 0
     pad = lambda x: np.concatenate([x, np.zeros((local_batch - len(x), *x.shape[1:]), x.dtype)])
     batch = jax.tree.map(pad, batch)
     batch["mask"] = (np.arange(local_batch) < n).astype(np.float32)

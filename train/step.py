@@ -49,7 +49,9 @@ def make_train_step(task, model, tx: optax.GradientTransformation, ema_decay: fl
 
     def loss_fn(params):
       variables = {"params": params, **state.model_state}
-      return task.loss_fn(model, variables, batch, {"dropout": rng}, True, hparams)
+      # "mix": the step's key without the device index (mixup/cutmix draw the same lam on every device)
+      return task.loss_fn(model, variables, batch, {"dropout": rng, "mix": jax.random.fold_in(state.rng, state.step)},
+                          True, hparams)
 
     (_, (metrics, new_model_state)), grads = jax.value_and_grad(loss_fn, has_aux=True)(state.params)
     grads = lax.pmean(grads, AXIS)

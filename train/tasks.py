@@ -26,7 +26,7 @@ import jax
 import jax.numpy as jnp
 
 from archs import losses
-from train import data, errors
+from train import data, errors, mixing
 
 
 class Task:
@@ -58,26 +58,35 @@ class ClassificationTask(Task):
   """
   name = "classification"
 
-  def __init__(self, label_smoothing: float = 0.0, aux_loss_weight: float = 0.3):
+  def __init__(self, label_smoothing: float = 0.0, aux_loss_weight: float = 0.3, mix=None):
     self.label_smoothing = label_smoothing
     self.aux_loss_weight = aux_loss_weight
+    self.mix = mix  # train/mixing.py: mixup/cutmix of the batch on the device, soft targets
 
   def datasets(self, config, process_index, process_count):
     return data.image_classification(config, process_index, process_count)
 
   def model_overrides(self, config, info):
+    self.num_classes = info["num_classes"]  # the width of mixup's soft targets
     return {"num_classes": info["num_classes"]}
 
   def init_inputs(self, batch):
     return (batch["image"],)
 
   def loss_fn(self, model, variables, batch, rngs, train, hparams):
-    logits, new_state = model.apply(variables, batch["image"], train=train, rngs=rngs,
+    rngs = dict(rngs)
+    mix_key, images = rngs.pop("mix", None), batch["image"]
+    if self.mix is not None and train:
+      images, targets = self.mix(mix_key, images, batch["label"], self.num_classes, self.label_smoothing)
+      ce_fn = lambda logits: mixing.soft_cross_entropy(logits, targets)
+    else:
+      ce_fn = lambda logits: losses.softmax_cross_entropy(logits, batch["label"], self.label_smoothing)
+    logits, new_state = model.apply(variables, images, train=train, rngs=rngs,
                                     mutable=["batch_stats", "aux_logits"], **hparams)
     new_state = dict(new_state)
     aux_logits = jax.tree.leaves(new_state.pop("aux_logits", {}))
-    ce = losses.softmax_cross_entropy(logits, batch["label"], self.label_smoothing).mean()
-    aux = [losses.softmax_cross_entropy(a, batch["label"], self.label_smoothing).mean() for a in aux_logits]
+    ce = ce_fn(logits).mean()
+    aux = [ce_fn(a).mean() for a in aux_logits]
     loss = ce + self.aux_loss_weight * sum(aux)
     n = jnp.float32(logits.shape[0])
     correct = jnp.sum(jnp.argmax(logits, -1) == batch["label"]).astype(jnp.float32)
@@ -98,7 +107,8 @@ def _elsewhere(module: str, cls: str):
   return lambda config: getattr(importlib.import_module(f"train.{module}"), cls).from_config(config)
 
 
-TASKS = {"classification": lambda config: ClassificationTask(config.label_smoothing, config.aux_loss_weight),
+TASKS = {"classification": lambda config: ClassificationTask(config.label_smoothing, config.aux_loss_weight,
+                                                             mixing.Mixing.from_config(config)),
          "seq2seq": _elsewhere("tasks_sequence", "Seq2SeqTask"),
          "lm": _elsewhere("tasks_sequence", "LanguageModelTask"),
          "parity": _elsewhere("tasks_misc", "ParityTask"),

@@ -11,7 +11,7 @@ import numpy as np
 
 import archs
 from train import (checkpoint, data, defaults, distributed, errors, hparams, init_from, interrupt, logs, optim,
-                   step as step_lib, tasks, validate)
+                   pipeline, step as step_lib, tasks, validate)
 
 DTYPES = {"float32": jnp.float32, "bfloat16": jnp.bfloat16}
 
@@ -74,6 +74,7 @@ def train_and_evaluate(config, workdir: str) -> dict:
     raise errors.UserError(f"batch_size={config.batch_size} is larger than the {len(train_source)} training "
                            f"examples; accepted: at most {len(train_source)}")
   k = largest_divisor_at_most(steps_per_epoch, config.steps_per_call)
+  workers = pipeline.resolve_workers(config.data_workers, train_source)
   total_steps = config.num_epochs * steps_per_epoch
   num_eval = data.num_eval_batches(len(eval_source) * process_count, process_count, local_eval_batch)
 
@@ -136,10 +137,11 @@ def train_and_evaluate(config, workdir: str) -> dict:
     progress.start(step)
     while step < total_steps:
       epoch, step_in_epoch = divmod(step, steps_per_epoch)
-      if epoch_of_ds != epoch:
+      if epoch_of_ds != epoch:  # grain workers read this epoch from this step on; device batches prefetched
         epoch_ds, epoch_of_ds = data.train_epoch(train_source, config.seed, epoch, config.batch_size,
                                                 config.augment, process_index, process_count), epoch
-      batches = data.device_batches(epoch_ds, step_in_epoch, k, num_devices)
+        calls = pipeline.train_calls(epoch_ds, step_in_epoch, k, num_devices, workers, config.prefetch_calls, devices)
+      batches = next(calls)
       state, metrics = p_train(state, batches, schedules.values(step, k))
       pending.append((step, metrics))
       step += k

@@ -34,6 +34,18 @@ RANGES = {
     "log_every_steps": (INT, 0, True, None, False),
     "checkpoint_every_steps": (INT, 0, True, None, False),         # 0 = at each epoch's end
     "keep_checkpoints": (INT, 1, True, None, False),               # 0 would keep nothing to resume from
+    "data_workers": (INT, -1, True, None, False),                 # -1 = from the CPU count
+    "prefetch_calls": (INT, 0, True, None, False),
+    "aug.pad": (INT, 0, True, None, False),
+    "aug.crop_pct": (NUMBER, 0, False, 1, True),
+    "aug.randaugment_n": (INT, 0, True, None, False),
+    "aug.randaugment_m": (NUMBER, 0, True, 10, True),              # timm's scale; larger is clipped to 10
+    "aug.randaugment_mstd": (NUMBER, 0, True, None, False),
+    "aug.erasing": (NUMBER, 0, True, 1, True),
+    "aug.mixup": (NUMBER, 0, True, None, False),                   # 0 = off
+    "aug.cutmix": (NUMBER, 0, True, None, False),                  # 0 = off
+    "aug.mix_prob": (NUMBER, 0, True, 1, True),
+    "aug.switch_prob": (NUMBER, 0, True, 1, True),
     "optimizer.momentum": (NUMBER, 0, True, 1, False),
     "optimizer.b1": (NUMBER, 0, True, 1, False),
     "optimizer.b2": (NUMBER, 0, True, 1, False),
@@ -44,7 +56,7 @@ RANGES = {
     "schedule.min_lr": (NUMBER, 0, True, None, False),
     "schedule.decay_factor": (NUMBER, 0, False, None, False),
 }
-BOOLS = ("augment", "distributed", "export_deploy")
+BOOLS = ("augment", "distributed", "export_deploy", "aug.flip")
 
 
 def _get(config, dotted: str):
@@ -101,7 +113,8 @@ def check_workdir(workdir: str) -> None:
 
 # Keys a resumed run may change: they extend the run or change how it is logged, saved or spread over devices.
 MAY_CHANGE_ON_RESUME = ("num_epochs", "log_every_steps", "checkpoint_every_steps", "keep_checkpoints", "num_devices",
-                        "steps_per_call", "eval_batch_size", "data_dir", "export_deploy", "distributed")
+                        "steps_per_call", "eval_batch_size", "data_dir", "export_deploy", "distributed",
+                        "data_workers", "prefetch_calls")  # the batches do not depend on these (tested)
 CONFIG_FILE = "config.json"
 
 

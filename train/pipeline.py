@@ -1,0 +1,172 @@
+"""From a source of decoded examples to device batches: per-example transforms, grain workers, device prefetch.
+
+- `ImageTransform`: the training and evaluation transforms of config.aug for one dataset (train/transforms.py).
+- `Transformed`: a source whose `src[i]` is the evaluation form and `train_example(i, rng)` the augmented one;
+  the reading (TFDS decoding) and the transforms run where grain calls them: in its worker processes.
+- `train_calls`: the batches of one epoch from a step on, grouped K per device call, produced by `data_workers`
+  grain processes (the order is that of the MapDataset, whatever the number of workers), and put on the devices
+  `prefetch_calls` calls ahead by a thread while the current step runs (double buffering for 2).
+"""
+from __future__ import annotations
+
+import os
+import queue
+import threading
+
+import grain
+import jax
+import numpy as np
+from jax.sharding import Mesh, NamedSharding, PartitionSpec
+
+from train import errors, transforms as T
+
+CROPS = ("pad", "random_resized", "none")
+
+
+class ImageTransform:
+  """Picklable (worker processes) transforms of {'image': uint8 HWC, 'label'} examples to float32 images."""
+
+  def __init__(self, aug, image_size: int, channels: int, dataset: str, augment: bool):
+    errors.check_name("aug.crop", aug.crop, CROPS)
+    errors.check_name("aug.interpolation", aug.interpolation, T.INTERPOLATIONS)
+    default_mean, default_std = T.dataset_mean_std(dataset)
+    self.mean, self.std = tuple(aug.mean) or default_mean, tuple(aug.std) or default_std
+    if len(self.mean) != len(self.std):
+      raise errors.UserError(f"aug.mean={self.mean} and aug.std={self.std} differ in length; accepted: one value "
+                             f"per channel for both")
+    self.aug = {k: (tuple(v) if isinstance(v, (list, tuple)) else v) for k, v in aug.items()}
+    self.size, self.channels, self.dataset, self.augment = image_size, channels, dataset, augment
+
+  def _finish(self, image):
+    image = T.normalize(image, self.mean, self.std)
+    if image.shape[-1] != self.channels:
+      if image.shape[-1] != 1:
+        raise errors.UserError(f"dataset {self.dataset!r} has {image.shape[-1]} channels, cannot give "
+                               f"image_channels={self.channels}; accepted: {image.shape[-1]}")
+      image = np.repeat(image, self.channels, axis=-1)  # gray replicated for 3-channel models
+    return image
+
+  def eval(self, example):
+    image = T.resize_center_crop(np.asarray(example["image"]), self.size, self.aug["crop_pct"],
+                                 self.aug["interpolation"])
+    return {"image": self._finish(image), "label": np.int32(example["label"])}
+
+  def train(self, example, rng: np.random.Generator):
+    if not self.augment:
+      return self.eval(example)
+    a, image = self.aug, np.asarray(example["image"])
+    if a["crop"] == "random_resized":
+      image = T.random_resized_crop(image, self.size, rng, a["scale"], a["ratio"], a["interpolation"])
+    else:
+      image = T.resize_center_crop(image, self.size, a["crop_pct"], a["interpolation"])
+      if a["crop"] == "pad":
+        image = T.pad_crop(image, rng, a["pad"])
+    if a["flip"]:
+      image = T.flip(image, rng)
+    image = T.rand_augment(np.ascontiguousarray(image), rng, a["randaugment_n"], a["randaugment_m"],
+                           a["randaugment_mstd"])
+    image = T.random_erasing(self._finish(image), rng, a["erasing"])
+    return {"image": np.ascontiguousarray(image), "label": np.int32(example["label"])}
+
+
+class Transformed:
+  """`src[i]`: the evaluation form of example i; `train_example(i, rng)`: its training form."""
+
+  def __init__(self, src, transform: ImageTransform):
+    self.src, self.transform = src, transform
+
+  def __len__(self):
+    return len(self.src)
+
+  def __getitem__(self, i):
+    return self.transform.eval(self.src[i])
+
+  def train_example(self, i, rng):
+    return self.transform.train(self.src[i], rng)
+
+
+def resolve_workers(requested: int, source) -> int:
+  """data_workers: -1 = one per CPU core this process may use, less one for the main process, for sources that
+  decode (`Transformed`); in-memory arrays (digits, synthetic) are read in the main process."""
+  if requested < -1:
+    raise errors.UserError(f"data_workers={requested}; accepted: -1 (from the CPU count), 0 (none) or more")
+  if requested >= 0:
+    return requested
+  if not hasattr(source, "train_example"):
+    return 0
+  cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+  return max(0, cores - 1)
+
+
+def _group(it, k: int, num_devices: int):
+  """Host batches -> (devices, K, per_device_batch, ...) arrays, K batches per device call."""
+  while True:
+    batches = []
+    for _ in range(k):
+      try:
+        batches.append(next(it))
+      except StopIteration:
+        return
+    yield jax.tree.map(lambda *xs: np.stack(xs).reshape(k, num_devices, -1, *xs[0].shape[1:]).swapaxes(0, 1),
+                       *batches)
+
+
+class _Prefetch:
+  """Iterates `it` in a thread, putting each item on the devices `depth` items ahead of the consumer."""
+
+  def __init__(self, it, depth: int, devices):
+    mesh = Mesh(np.array(devices), ("batch",))
+    self._sharding = NamedSharding(mesh, PartitionSpec("batch"))
+    self._queue, self._it, self._stop = queue.Queue(maxsize=depth), it, threading.Event()
+    self._thread = threading.Thread(target=self._run, daemon=True)
+    self._thread.start()
+
+  def _run(self):
+    try:
+      for item in self._it:
+        item = jax.device_put(item, self._sharding)
+        while not self._stop.is_set():
+          try:
+            self._queue.put(("item", item), timeout=0.1)
+            break
+          except queue.Full:
+            continue
+        if self._stop.is_set():
+          return
+      self._queue.put(("end", None))
+    except BaseException as e:  # re-raised in the consumer (a UserError from a transform, a worker failure)
+      self._queue.put(("error", e))
+
+  def __iter__(self):
+    return self
+
+  def __next__(self):
+    kind, item = self._queue.get()
+    if kind == "item":
+      return item
+    if kind == "error":
+      raise item
+    raise StopIteration
+
+  def close(self):
+    self._stop.set()
+
+
+def train_calls(epoch_ds: grain.MapDataset, start: int, k: int, num_devices: int, workers: int = 0,
+                prefetch: int = 0, devices=None, read_options: grain.ReadOptions | None = None):
+  """Batches start, start+1, ... of `epoch_ds` (a batched MapDataset) as device calls of K batches each.
+
+  Each process (the main one, or each of `workers`) reads with grain's ReadOptions: by default 16 threads and
+  500 elements ahead (Pillow's decoding and resizing release the GIL, so threads use several cores too).
+  """
+  ds = epoch_ds[start:]
+  it = ds.to_iter_dataset(read_options or grain.ReadOptions())
+  if workers > 0:
+    from absl import flags
+    if not flags.FLAGS.is_parsed():  # grain's workers read its absl flags; from a notebook or test: the defaults
+      flags.FLAGS.mark_as_parsed()
+    it = it.mp_prefetch(grain.MultiprocessingOptions(num_workers=workers))
+  calls = _group(iter(it), k, num_devices)
+  if prefetch <= 0:
+    return calls
+  return _Prefetch(calls, prefetch, devices if devices is not None else jax.local_devices()[:num_devices])
