@@ -8,6 +8,6 @@
   (Park & Kim 2022).
 Plotting and run directories are in `train/analyze.py`.
 """
-from archs.analysis import hessian
+from archs.analysis import hessian, landscape
 
-__all__ = ["hessian"]
+__all__ = ["hessian", "landscape"]
