@@ -8,6 +8,6 @@
   (Park & Kim 2022).
 Plotting and run directories are in `train/analyze.py`.
 """
-from archs.analysis import hessian, landscape
+from archs.analysis import features, hessian, landscape
 
-__all__ = ["hessian", "landscape"]
+__all__ = ["features", "hessian", "landscape"]
