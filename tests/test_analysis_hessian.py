@@ -43,6 +43,19 @@ def test_lanczos_top_eigenvalues_equal_eigvalsh(problem):
   np.testing.assert_allclose(got, eig[::-1][:3], rtol=1e-3)
 
 
+def test_the_batch_is_an_argument_of_the_same_function(problem):
+  loss_fn, params, _, eig = problem
+  x, y = jnp.ones((32, 4)), jnp.zeros((32,), jnp.int32)
+  model = TinyMLP()
+
+  def batched(p, batch):
+    logits = model.apply({"params": p}, batch[0])
+    return -jnp.mean(jnp.take_along_axis(jax.nn.log_softmax(logits), batch[1][:, None], 1))
+  closed = lambda p: batched(p, (x, y))
+  np.testing.assert_allclose(hessian.top_eigenvalues(batched, params, (x, y), k=2, num_steps=20),
+                             hessian.top_eigenvalues(closed, params, k=2, num_steps=20), rtol=1e-5)
+
+
 def test_power_iteration_with_deflation_finds_the_largest_magnitudes(problem):
   loss_fn, params, _, eig = problem
   by_magnitude = eig[np.argsort(-np.abs(eig))]

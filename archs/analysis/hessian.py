@@ -1,8 +1,9 @@
 """Curvature of a loss: Hessian-vector products, top eigenvalues, trace, eigenvalue density.
 
-Every function takes `loss_fn: params -> scalar` (the data subset closed over, so the Hessian is that of one
-fixed function) and works on the flattened parameter vector (`jax.flatten_util.ravel_pytree`). Loops over
-Lanczos or power iterations run inside one compiled program (`lax.fori_loop` / `lax.scan`).
+Every function takes `loss_fn(params, batch) -> scalar` and the data subset `batch` (any pytree, passed into
+the compiled program as an argument rather than baked in as a constant; `batch=None` for `loss_fn(params)`),
+and works on the flattened parameter vector (`jax.flatten_util.ravel_pytree`). Loops over Lanczos or power
+iterations run inside one compiled program (`lax.fori_loop` / `lax.map`).
 
 A BatchNorm model's `loss_fn` should apply it in train mode (statistics of the batch, not the running ones),
 as Ghorbani et al. and PyHessian do: that is the function the optimizer descends.
@@ -18,17 +19,28 @@ from jax import lax
 from jax.flatten_util import ravel_pytree
 
 
-def hvp(loss_fn: Callable, params, v):
+def hvp(loss_fn: Callable, params, v, batch=None):
   """H v by forward-over-reverse: the directional derivative of the gradient along v (same pytree as params)."""
-  return jax.jvp(jax.grad(loss_fn), (params,), (v,))[1]
+  fn = _with_batch(loss_fn, batch)
+  return jax.jvp(jax.grad(lambda p: fn(p, batch)), (params,), (v,))[1]
 
 
-def flat_hvp(loss_fn: Callable, params):
-  """(matvec, dim): `matvec(v)` is H v for a flat float32 vector v of the parameters' size."""
+def _with_batch(loss_fn: Callable, batch):
+  return (lambda p, b: loss_fn(p)) if batch is None else loss_fn
+
+
+def _flat(loss_fn: Callable, params, batch):
+  """(program, flat params, batch): `program(body)` compiles body(matvec, flat, batch, key) with matvec = H v."""
   flat, unravel = ravel_pytree(params)
-  flat_loss = lambda p: loss_fn(unravel(p))
-  matvec = lambda v: jax.jvp(jax.grad(flat_loss), (flat,), (v.astype(flat.dtype),))[1]
-  return matvec, flat.size
+  fn = _with_batch(loss_fn, batch)
+
+  def program(body):
+    def run(flat, batch, key):
+      grad = jax.grad(lambda p: fn(unravel(p), batch))
+      matvec = lambda v: jax.jvp(grad, (flat,), (v.astype(flat.dtype),))[1]
+      return body(matvec, flat.size, key)
+    return jax.jit(run)
+  return program, flat, batch
 
 
 def lanczos(matvec: Callable, v0: jax.Array, num_steps: int):
@@ -63,31 +75,30 @@ def _tridiagonal(alphas, betas):
   return jnp.diag(alphas) + jnp.diag(betas, 1) + jnp.diag(betas, -1)
 
 
-def top_eigenvalues(loss_fn: Callable, params, k: int = 5, num_steps: int = 50, seed: int = 0) -> np.ndarray:
+def top_eigenvalues(loss_fn: Callable, params, batch=None, k: int = 5, num_steps: int = 50,
+                    seed: int = 0) -> np.ndarray:
   """The k largest (algebraic) Hessian eigenvalues by Lanczos (Ritz values of `num_steps` iterations)."""
-  matvec, n = flat_hvp(loss_fn, params)
-  num_steps = min(num_steps, n)
+  program, flat, batch = _flat(loss_fn, params, batch)
+  num_steps = min(num_steps, flat.size)
   if not 1 <= k <= num_steps:
-    raise ValueError(f"k={k}; accepted: 1..{num_steps} (num_steps, at most the {n} parameters)")
+    raise ValueError(f"k={k}; accepted: 1..{num_steps} (num_steps, at most the {flat.size} parameters)")
 
-  @jax.jit
-  def run(key):
+  def body(matvec, n, key):
     alphas, betas = lanczos(matvec, jax.random.normal(key, (n,)), num_steps)
     return jnp.linalg.eigvalsh(_tridiagonal(alphas, betas))[::-1][:k]
-  return np.asarray(run(jax.random.key(seed)))
+  return np.asarray(program(body)(flat, batch, jax.random.key(seed)))
 
 
-def power_iteration(loss_fn: Callable, params, k: int = 1, num_iters: int = 100, tol: float = 1e-4,
+def power_iteration(loss_fn: Callable, params, batch=None, k: int = 1, num_iters: int = 100, tol: float = 1e-4,
                     seed: int = 0) -> np.ndarray:
   """The k eigenvalues of largest magnitude by power iteration with deflation (PyHessian's method).
 
   Each eigenvector is iterated on H minus the eigenpairs found before it, until the Rayleigh quotient moves by
   less than `tol` relative or after `num_iters` products.
   """
-  matvec, n = flat_hvp(loss_fn, params)
+  program, flat, batch = _flat(loss_fn, params, batch)
 
-  @jax.jit
-  def run(key):
+  def body(matvec, n, key):
     def one(i, carry):
       vals, vecs = carry
       deflated = lambda v: matvec(v) - vecs.T @ (vals * (vecs @ v))
@@ -107,38 +118,36 @@ def power_iteration(loss_fn: Callable, params, k: int = 1, num_iters: int = 100,
 
     vals, _ = lax.fori_loop(0, k, one, (jnp.zeros(k), jnp.zeros((k, n))))
     return vals
-  return np.asarray(run(jax.random.key(seed)))
+  return np.asarray(program(body)(flat, batch, jax.random.key(seed)))
 
 
-def hutchinson_trace(loss_fn: Callable, params, num_samples: int = 100, seed: int = 0, chunk: int = 10):
+def hutchinson_trace(loss_fn: Callable, params, batch=None, num_samples: int = 100, seed: int = 0, chunk: int = 10):
   """(estimate, standard error) of tr(H) = E[v^T H v] over Rademacher v; products in chunks of `chunk`."""
-  matvec, n = flat_hvp(loss_fn, params)
+  program, flat, batch = _flat(loss_fn, params, batch)
 
-  @jax.jit
-  def run(key):
+  def body(matvec, n, key):
     vs = jax.random.rademacher(key, (num_samples, n), jnp.float32)
     return lax.map(lambda v: jnp.vdot(v, matvec(v)), vs, batch_size=chunk)
-  samples = np.asarray(run(jax.random.key(seed)), np.float64)
+  samples = np.asarray(program(body)(flat, batch, jax.random.key(seed)), np.float64)
   return float(samples.mean()), float(samples.std(ddof=1) / np.sqrt(num_samples))
 
 
-def slq(loss_fn: Callable, params, num_runs: int = 10, num_steps: int = 80, seed: int = 0):
+def slq(loss_fn: Callable, params, batch=None, num_runs: int = 10, num_steps: int = 80, seed: int = 0):
   """Stochastic Lanczos quadrature: (nodes (runs, m), weights (runs, m)).
 
   For each random unit start vector, the Ritz values and the squared first components of their eigenvectors are
   a quadrature of the spectral measure: sum_j w_j f(node_j) ~ (1/n) tr f(H). Weights of each run sum to 1.
   """
-  matvec, n = flat_hvp(loss_fn, params)
-  num_steps = min(num_steps, n)
+  program, flat, batch = _flat(loss_fn, params, batch)
+  num_steps = min(num_steps, flat.size)
 
-  @jax.jit
-  def run(key):
+  def body(matvec, n, key):
     def one(k):
       alphas, betas = lanczos(matvec, jax.random.normal(k, (n,)), num_steps)
       nodes, vecs = jnp.linalg.eigh(_tridiagonal(alphas, betas))
       return nodes, vecs[0] ** 2
     return lax.map(one, jax.random.split(key, num_runs))
-  nodes, weights = run(jax.random.key(seed))
+  nodes, weights = program(body)(flat, batch, jax.random.key(seed))
   return np.asarray(nodes), np.asarray(weights)
 
 

@@ -7,8 +7,8 @@
 - `surface`: the metrics at params + sum_i coords[g, i] * directions[i] for every grid point g: ONE compiled
   program, `lax.map` over chunks of grid points with `vmap` inside each chunk (no Python loop of compiled calls).
 - `interpolation`: the metrics along (1 - alpha) * a + alpha * b (init -> final, or two checkpoints).
-`metrics_fn: params -> scalar or pytree of scalars` closes over the data (and over the non-parameter
-collections, e.g. BatchNorm statistics).
+`metrics_fn(params, batch) -> scalar or pytree of scalars` with the data `batch` passed to the compiled program
+as an argument (`batch=None` for `metrics_fn(params)`); it closes over the non-parameter collections.
 """
 from __future__ import annotations
 
@@ -51,7 +51,7 @@ def grid(span: float = 1.0, points: int = 21, dims: int = 2) -> tuple[np.ndarray
   return axis, np.stack([m.ravel() for m in mesh], -1)
 
 
-def surface(metrics_fn: Callable, params, directions: Sequence, coords, chunk: int = 8):
+def surface(metrics_fn: Callable, params, directions: Sequence, coords, chunk: int = 8, batch=None):
   """Metrics at params + coords[g] . directions for each row g of coords (G, len(directions)).
 
   Returns metrics_fn's pytree with a leading axis G (numpy). `chunk` grid points are evaluated at once (vmap);
@@ -62,17 +62,18 @@ def surface(metrics_fn: Callable, params, directions: Sequence, coords, chunk: i
     raise ValueError(f"coords shape {coords.shape}; accepted: (points, {len(directions)}) for "
                      f"{len(directions)} directions")
   stacked = jax.tree.map(lambda *d: jnp.stack(d), *directions)
+  fn = (lambda p, b: metrics_fn(p)) if batch is None else metrics_fn
 
   @jax.jit
-  def run(params, stacked, coords):
+  def run(params, stacked, coords, batch):
     def at(c):
       moved = jax.tree.map(lambda w, d: w + jnp.tensordot(c, d, 1).astype(w.dtype), params, stacked)
-      return metrics_fn(moved)
+      return fn(moved, batch)
     return lax.map(at, coords, batch_size=chunk)
-  return jax.tree.map(np.asarray, run(params, stacked, coords))
+  return jax.tree.map(np.asarray, run(params, stacked, coords, batch))
 
 
-def interpolation(metrics_fn: Callable, params_a, params_b, alphas, chunk: int = 8):
+def interpolation(metrics_fn: Callable, params_a, params_b, alphas, chunk: int = 8, batch=None):
   """Metrics along (1 - alpha) * a + alpha * b for each alpha (alpha = 0 is a, 1 is b; outside extrapolates)."""
   direction = jax.tree.map(lambda a, b: b - a, params_a, params_b)
-  return surface(metrics_fn, params_a, [direction], np.asarray(alphas, np.float32)[:, None], chunk)
+  return surface(metrics_fn, params_a, [direction], np.asarray(alphas, np.float32)[:, None], chunk, batch)
