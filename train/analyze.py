@@ -94,8 +94,9 @@ def cmd_features(a) -> None:
   if not shapes:
     raise errors.UserError(f"model {run.config.model!r} has no layer with a 4-D (NHWC) output; accepted: convnets")
   names = list(shapes)
-  layer = a.layer or names[0]
-  cam_layer = a.cam_layer or names[-1]
+  spatial = [n for n in names if min(shapes[n][1:3]) >= 2] or names  # a 1x1 map has no picture, no spectrum
+  layer = a.layer or spatial[0]
+  cam_layer = a.cam_layer or spatial[-1]
   for flag, value in (("--layer", layer), ("--cam_layer", cam_layer)):
     if value not in shapes:
       raise errors.UserError(f"{flag} {value!r} is not a 4-D layer of {run.config.model}; accepted: "
@@ -104,10 +105,10 @@ def cmd_features(a) -> None:
   fmap = np.asarray(features.feature_map(run.model, run.variables, x, layer, **kw))
   cams, predicted = features.grad_cam(run.model, run.variables, x, cam_layer, **kw)
   cams_up = np.asarray(jax.image.resize(cams, (len(x), *x.shape[1:3]), "bilinear")).clip(0, 1)
-  every = {n: np.asarray(features.feature_map(run.model, run.variables, x, n, **kw)) for n in names}
+  every = {n: np.asarray(features.feature_map(run.model, run.variables, x, n, **kw)) for n in spatial}
   high = np.array([features.relative_log_amplitude(f)[-1] for f in every.values()])
   safe = lambda s: s.replace("/", ".")
-  np.savez(os.path.join(out, "features.npz"), layer_names=np.array(names), high_frequency=high,
+  np.savez(os.path.join(out, "features.npz"), layer_names=np.array(spatial), high_frequency=high,
            feature_map=fmap, grad_cam=cams, predicted=predicted, labels=labels)
   channels = np.moveaxis(fmap[0, ..., :a.channels], -1, 0)
   figs = [plots.image_grid(channels, os.path.join(out, f"features_{safe(layer)}.png"),
@@ -115,10 +116,10 @@ def cmd_features(a) -> None:
           plots.image_grid(x, os.path.join(out, f"gradcam_{safe(cam_layer)}.png"),
                            f"Grad-CAM at {cam_layer} (label/predicted)", overlays=cams_up,
                            labels=[f"{l}/{p}" for l, p in zip(labels, predicted)]),
-          plots.line(np.arange(len(names)), {"high frequency": high}, os.path.join(out, "frequency.png"),
-                     "layer (call order)", "relative log amplitude at (pi, pi)",
+          plots.line(np.arange(len(spatial)), {"high frequency": high}, os.path.join(out, "frequency.png"),
+                     "layer (call order, maps of 2x2 and larger)", "relative log amplitude at (pi, pi)",
                      f"{run.config.model}: Fourier analysis of feature maps")]
-  print(f"features: {len(names)} layers with feature maps ({names[0]} .. {names[-1]}); relative log amplitude "
+  print(f"features: {len(spatial)} layers with feature maps ({spatial[0]} .. {spatial[-1]}); relative log amplitude "
         f"at the highest frequency from {high[0]:.3g} to {high[-1]:.3g}; wrote {', '.join(figs)}")
 
 
