@@ -12,6 +12,7 @@ from archs.analysis import features
 class ConvGapDense(nn.Module):
   @nn.compact
   def __call__(self, x, *, train: bool = False):
+    x = nn.Conv(2, (1, 1), name="z_first")(x)  # call order differs from alphabetical order
     a = nn.Conv(5, (3, 3), name="conv")(x)
     return nn.Dense(4, name="head")(a.mean(axis=(1, 2)))
 
@@ -25,10 +26,14 @@ def net():
 
 def test_layer_shapes_and_feature_map(net):
   model, variables, x = net
-  assert features.layer_shapes(model, variables, x) == {"conv": (3, 6, 6, 5)}
-  conv = nn.Conv(5, (3, 3)).apply({"params": variables["params"]["conv"]}, x)
-  np.testing.assert_allclose(features.feature_map(model, variables, x, "conv"), conv, rtol=1e-6)
-  with pytest.raises(ValueError, match="layer 'nope' is not a module of ConvGapDense; accepted: conv"):
+  assert list(features.layer_shapes(model, variables, x).items()) == [("z_first", (3, 6, 6, 2)),
+                                                                      ("conv", (3, 6, 6, 5))]
+  first = nn.Conv(2, (1, 1)).apply({"params": variables["params"]["z_first"]}, x)
+  conv = nn.Conv(5, (3, 3)).apply({"params": variables["params"]["conv"]}, first)
+  maps = features.feature_maps(model, variables, x, ["conv", "z_first"])
+  np.testing.assert_allclose(maps["conv"], conv, rtol=1e-5, atol=1e-6)
+  np.testing.assert_allclose(maps["z_first"], first, rtol=1e-6)
+  with pytest.raises(ValueError, match="layer 'nope' is not a module of ConvGapDense; accepted: z_first, conv"):
     features.feature_map(model, variables, x, "nope")
 
 

@@ -105,7 +105,7 @@ def cmd_features(a) -> None:
   fmap = np.asarray(features.feature_map(run.model, run.variables, x, layer, **kw))
   cams, predicted = features.grad_cam(run.model, run.variables, x, cam_layer, **kw)
   cams_up = np.asarray(jax.image.resize(cams, (len(x), *x.shape[1:3]), "bilinear")).clip(0, 1)
-  every = {n: np.asarray(features.feature_map(run.model, run.variables, x, n, **kw)) for n in spatial}
+  every = features.feature_maps(run.model, run.variables, x, spatial, **kw)
   high = np.array([features.relative_log_amplitude(f)[-1] for f in every.values()])
   safe = lambda s: s.replace("/", ".")
   np.savez(os.path.join(out, "features.npz"), layer_names=np.array(spatial), high_frequency=high,

@@ -34,20 +34,39 @@ def _intermediates(model, variables, x, select, **kwargs) -> dict:
 
 
 def layer_shapes(model, variables, x, **kwargs) -> dict[str, tuple]:
-  """{path: output shape} of every module call whose output is a 4-D array (a feature map), in call order."""
-  select = lambda mdl, method: method == "__call__"
-  abstract = jax.eval_shape(lambda v, x: _intermediates(model, v, x, select, **kwargs), variables, x)
-  return {k: tuple(v.shape) for k, v in abstract.items() if getattr(v, "ndim", 0) == 4}
+  """{path: output shape} of every module call whose output is a 4-D array (a feature map), in call order
+  (a module called twice: its first call). Traced abstractly (`jax.eval_shape`), no compute."""
+  order = {}
+
+  def record(next_fun, args, kw, context):
+    out = next_fun(*args, **kw)
+    if context.method_name == "__call__" and getattr(out, "ndim", 0) == 4:
+      order.setdefault(_path(context.module), tuple(out.shape))
+    return out
+
+  def trace(v, x):
+    with nn.intercept_methods(record):
+      return model.apply(v, x, train=False, **kwargs)
+  jax.eval_shape(trace, variables, x)
+  order.pop("", None)  # the model itself
+  return order
+
+
+def feature_maps(model, variables, x, layers, **kwargs) -> dict[str, jax.Array]:
+  """{layer: output} for each path in `layers`, from one forward pass."""
+  wanted = set(layers)
+  select = lambda mdl, method: method == "__call__" and _path(mdl) in wanted
+  found = _intermediates(model, variables, x, select, **kwargs)
+  missing = [layer for layer in layers if layer not in found]
+  if missing:
+    known = ", ".join(layer_shapes(model, variables, x[:1], **kwargs))
+    raise ValueError(f"layer {missing[0]!r} is not a module of {type(model).__name__}; accepted: {known}")
+  return {layer: found[layer] for layer in layers}
 
 
 def feature_map(model, variables, x, layer: str, **kwargs) -> jax.Array:
   """The output of the layer at path `layer` for inputs x."""
-  select = lambda mdl, method: method == "__call__" and _path(mdl) == layer
-  found = _intermediates(model, variables, x, select, **kwargs)
-  if layer not in found:
-    known = ", ".join(layer_shapes(model, variables, x[:1], **kwargs))
-    raise ValueError(f"layer {layer!r} is not a module of {type(model).__name__}; accepted: {known}")
-  return found[layer]
+  return feature_maps(model, variables, x, [layer], **kwargs)[layer]
 
 
 def grad_cam(model, variables, x, layer: str, classes=None, **kwargs):
