@@ -58,13 +58,14 @@ def curves(workdir: str) -> list[str]:
     ax.set(xlabel="step", ylabel=key, title=f"{config.model}: {key}")
     ax.legend()
     figs.append(plots._save(fig, os.path.join(out, f"curve_{key}.png")))
-  if len(config.hparams):  # scheduled hyperparameters are not logged: recomputed from the config
+  unlogged = [name for name in config.hparams if name not in keys]
+  if unlogged:  # scheduled hyperparameters the log does not hold: recomputed from the config
     task = tasks.create_task(config)
     train_source, _, _ = task.datasets(config, 0, 1)
     spe = data.steps_per_epoch(train_source, config.batch_size)
     schedules = hparams.HParams(config.hparams, spe)
     steps = np.arange(0, config.num_epochs * spe + 1)
-    values = {name: [float(f(int(s))) for s in steps] for name, f in schedules.schedules.items()}
+    values = {name: [float(schedules.schedules[name](int(s))) for s in steps] for name in unlogged}
     for name, ys in values.items():
       figs.append(plots.line(steps, {name: ys}, os.path.join(out, f"curve_{name}.png"), "step", name,
                              f"{config.model}: scheduled {name}"))
