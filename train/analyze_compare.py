@@ -1,7 +1,7 @@
 """Across runs and over time: training curves (metrics.jsonl) and the comparison chart (summary.json).
 
-MACs per example come from `archs.costs.profile` when the library has it, otherwise from XLA's cost analysis
-of the compiled eval forward (flops / 2 for one example), labelled as such in the table.
+MACs per example come from `archs.costs.profile` (convolutions and matrix products, counted from the jaxpr, at the
+run's input size).
 """
 from __future__ import annotations
 
@@ -9,11 +9,10 @@ import json
 import os
 
 import jax
-import jax.numpy as jnp
-import ml_collections
 import numpy as np
 
 import archs
+from archs import costs
 from train import analyze_plots as plots
 from train import data, errors, hparams, tasks
 from train.trainer import DTYPES
@@ -29,11 +28,8 @@ def _read_jsonl(path: str) -> list[dict]:
 
 
 def _config(workdir: str):
-  path = os.path.join(workdir, "config.json")
-  if not os.path.exists(path):
-    raise errors.UserError(f"--workdir {workdir} has no config.json; accepted: the workdir of a train.main run")
-  with open(path) as f:
-    return ml_collections.ConfigDict(json.load(f))
+  from train import analyze_run
+  return analyze_run.read_config(workdir)
 
 
 def curves(workdir: str) -> list[str]:
@@ -72,26 +68,14 @@ def curves(workdir: str) -> list[str]:
   return figs
 
 
-def macs_per_example(config) -> tuple[float, str]:
-  """(MACs of one eval forward of one example, source)."""
+def macs_per_example(config) -> int:
+  """Multiply-accumulates of one eval forward of one example (`archs.costs.profile`, counted from the jaxpr)."""
   task = tasks.create_task(config)
   train_source, _, info = task.datasets(config, 0, 1)
   kwargs = {**task.model_overrides(config, info), **dict(config.model_kwargs), "dtype": DTYPES[config.dtype]}
   model = archs.create_model(config.model, **kwargs)
-  example = jax.tree.map(lambda x: np.asarray(x)[None], train_source[0])
-  inputs = task.init_inputs(example)
-  costs = getattr(archs, "costs", None)
-  if costs is not None and hasattr(costs, "profile"):
-    try:
-      return float(costs.profile(model, *inputs)["macs"]), "archs.costs"
-    except Exception:  # an API that differs from what this expects: fall back to XLA
-      pass
-  variables = jax.eval_shape(lambda: model.init(jax.random.key(0), *inputs, train=False))
-  structs = jax.tree.map(lambda x: jax.ShapeDtypeStruct(np.shape(x), jnp.asarray(x).dtype), inputs)
-  compiled = jax.jit(lambda v, *xs: model.apply(v, *xs, train=False)).lower(variables, *structs).compile()
-  analysis = compiled.cost_analysis()
-  analysis = analysis[0] if isinstance(analysis, (list, tuple)) else analysis
-  return float(analysis.get("flops", 0.0)) / 2, "XLA flops / 2"
+  inputs = task.init_inputs(jax.tree.map(lambda x: np.asarray(x)[None], train_source[0]))
+  return costs.profile(model, tuple((x.shape, str(x.dtype)) for x in inputs), xla=False).macs
 
 
 def compare(workdirs: list[str], out: str) -> list[str]:
@@ -105,13 +89,12 @@ def compare(workdirs: list[str], out: str) -> list[str]:
       s = json.load(f)
     if "eval_accuracy" not in s:
       raise errors.UserError(f"{path} has no eval_accuracy; accepted: classification runs")
-    macs, source = macs_per_example(_config(w))
     rows.append({"name": os.path.basename(os.path.normpath(w)), "model": s["model"], "eval_accuracy":
-                 s["eval_accuracy"], "num_params": s["num_params"], "macs": macs, "macs_source": source})
+                 s["eval_accuracy"], "num_params": s["num_params"], "macs": macs_per_example(_config(w))})
   os.makedirs(out, exist_ok=True)
-  lines = ["| run | model | eval accuracy | parameters | MACs / example | MACs from |", "|---|---|---|---|---|---|"]
+  lines = ["| run | model | eval accuracy | parameters | MACs / example |", "|---|---|---|---|---|"]
   lines += [f"| {r['name']} | `{r['model']}` | {100 * r['eval_accuracy']:.2f}% | {r['num_params']:,} | "
-            f"{r['macs']:,.0f} | {r['macs_source']} |" for r in rows]
+            f"{r['macs']:,} |" for r in rows]
   with open(os.path.join(out, "comparison.md"), "w") as f:
     f.write("\n".join(lines) + "\n")
   with open(os.path.join(out, "comparison.json"), "w") as f:

@@ -21,7 +21,7 @@ import ml_collections
 import numpy as np
 
 import archs
-from train import checkpoint, data, errors, hparams, optim, tasks
+from train import checkpoint, data, defaults, errors, hparams, optim, tasks
 from train import step as step_lib
 from train.trainer import DTYPES
 
@@ -51,12 +51,29 @@ def _example(source):
   return jax.tree.map(lambda x: np.asarray(x)[None], source[0])
 
 
-def load(workdir: str) -> Run:
+def _merge(config, saved: dict) -> None:
+  for key, value in saved.items():
+    if isinstance(value, dict) and key in config and isinstance(config[key], ml_collections.ConfigDict):
+      _merge(config[key], value)
+    else:
+      config[key] = value
+
+
+def read_config(workdir: str):
+  """WORKDIR/config.json over today's defaults: a run from before a setting existed gets its default."""
   path = os.path.join(workdir, "config.json")
   if not os.path.exists(path):
     raise errors.UserError(f"--workdir {workdir} has no config.json; accepted: the workdir of a train.main run")
   with open(path) as f:
-    config = ml_collections.ConfigDict(json.load(f))
+    saved = json.load(f)
+  config = defaults.base_config()
+  with config.unlocked():
+    _merge(config, saved)
+  return config
+
+
+def load(workdir: str) -> Run:
+  config = read_config(workdir)
   task = tasks.create_task(config)
   train_source, eval_source, info = task.datasets(config, 0, 1)
   model_kwargs = {**task.model_overrides(config, info), **dict(config.model_kwargs), "dtype": DTYPES[config.dtype]}
