@@ -2,7 +2,6 @@
 activation map (Zhou et al. 2016) in closed form; the Fourier measure on maps of known frequency content."""
 import flax.linen as nn
 import jax
-import jax.numpy as jnp
 import numpy as np
 import pytest
 
