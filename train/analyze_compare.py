@@ -47,13 +47,13 @@ def curves(workdir: str) -> list[str]:
         series[kind] = np.array(pts)
     if not series:
       continue
-    plt = plots._plt()
+    plt = plots.pyplot()
     fig, ax = plt.subplots(figsize=(5, 3.5))
     for kind, pts in series.items():
       ax.plot(pts[:, 0], pts[:, 1], label=kind, marker="." if len(pts) < 50 else None)
     ax.set(xlabel="step", ylabel=key, title=f"{config.model}: {key}")
     ax.legend()
-    figs.append(plots._save(fig, os.path.join(out, f"curve_{key}.png")))
+    figs.append(plots.save(fig, os.path.join(out, f"curve_{key}.png")))
   unlogged = [name for name in config.hparams if name not in keys]
   if unlogged:  # scheduled hyperparameters the log does not hold: recomputed from the config
     task = tasks.create_task(config)

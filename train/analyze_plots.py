@@ -8,7 +8,7 @@ import numpy as np
 from train import errors
 
 
-def _plt():
+def pyplot():
   try:
     import matplotlib
   except ImportError:
@@ -19,15 +19,15 @@ def _plt():
   return plt
 
 
-def _save(fig, path: str) -> str:
+def save(fig, path: str) -> str:
   fig.tight_layout()
   fig.savefig(path, dpi=90)
-  _plt().close(fig)
+  pyplot().close(fig)
   return path
 
 
 def line(x, ys: dict, path: str, xlabel: str, ylabel: str, title: str, logy: bool = False) -> str:
-  plt = _plt()
+  plt = pyplot()
   fig, ax = plt.subplots(figsize=(5, 3.5))
   for label, y in ys.items():
     ax.plot(x, y, label=label)
@@ -36,41 +36,41 @@ def line(x, ys: dict, path: str, xlabel: str, ylabel: str, title: str, logy: boo
     ax.set_yscale("log")
   if len(ys) > 1:
     ax.legend()
-  return _save(fig, path)
+  return save(fig, path)
 
 
 def contour_and_surface(axis, z, out_prefix: str, title: str) -> list[str]:
   """A contour plot and a 3-D surface of z (points, points) over axis x axis."""
-  plt = _plt()
+  plt = pyplot()
   x, y = np.meshgrid(axis, axis, indexing="ij")
   fig, ax = plt.subplots(figsize=(4.5, 4))
   cs = ax.contour(x, y, z, levels=20)
   ax.clabel(cs, fontsize=6)
   ax.plot([0], [0], "k+")
   ax.set(xlabel="direction 1", ylabel="direction 2", title=title)
-  paths = [_save(fig, out_prefix + "_contour.png")]
+  paths = [save(fig, out_prefix + "_contour.png")]
   fig = plt.figure(figsize=(5, 4))
   ax = fig.add_subplot(projection="3d")
   ax.plot_surface(x, y, z, cmap="viridis", linewidth=0)
   ax.set(xlabel="direction 1", ylabel="direction 2", title=title)
-  paths.append(_save(fig, out_prefix + "_surface.png"))
+  paths.append(save(fig, out_prefix + "_surface.png"))
   return paths
 
 
 def density(grid, values, eigenvalues, path: str, title: str) -> str:
   """The SLQ density on a log scale (as PyHessian plots it), the top eigenvalues marked."""
-  plt = _plt()
+  plt = pyplot()
   fig, ax = plt.subplots(figsize=(5, 3.5))
   ax.semilogy(grid, np.maximum(values, 1e-8))
   for e in eigenvalues:
     ax.axvline(e, color="r", lw=0.5)
   ax.set(xlabel="eigenvalue", ylabel="density (log)", title=title, ylim=(1e-6, None))
-  return _save(fig, path)
+  return save(fig, path)
 
 
 def image_grid(images, path: str, title: str, overlays=None, labels=None, cmap="gray") -> str:
   """One row of images (B, H, W[, C]); overlays (B, H, W) in [0, 1] drawn on top as a heat map."""
-  plt = _plt()
+  plt = pyplot()
   n = len(images)
   cols = min(n, 8)
   rows = -(-n // cols)
@@ -89,12 +89,12 @@ def image_grid(images, path: str, title: str, overlays=None, labels=None, cmap="
     if labels is not None:
       ax.set_title(str(labels[i]), fontsize=7)
   fig.suptitle(title, fontsize=9)
-  return _save(fig, path)
+  return save(fig, path)
 
 
 def bubbles(rows: list[dict], path: str, x_key: str, x_label: str) -> str:
   """Accuracy against cost, circle area proportional to the parameter count, one labelled circle per run."""
-  plt = _plt()
+  plt = pyplot()
   fig, ax = plt.subplots(figsize=(6, 4.5))
   params = np.array([r["num_params"] for r in rows], np.float64)
   sizes = 2000 * params / params.max()
@@ -104,8 +104,9 @@ def bubbles(rows: list[dict], path: str, x_key: str, x_label: str) -> str:
   for r, x, y in zip(rows, xs, ys):
     ax.annotate(r["name"], (x, y), fontsize=7, ha="center")
   ax.set_xscale("log")
+  ax.margins(0.25)  # room for the largest circles
   ax.set(xlabel=x_label, ylabel="eval accuracy (%)", title="accuracy vs cost (area = parameters)")
-  return _save(fig, path)
+  return save(fig, path)
 
 
 def out_dir(workdir: str) -> str:
