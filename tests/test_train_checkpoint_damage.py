@@ -121,3 +121,16 @@ def test_another_save_failure_keeps_its_traceback(tmp_path, monkeypatch):
   monkeypatch.setattr(ckpts.manager, "save", lambda *a, **k: (_ for _ in ()).throw(RuntimeError("a bug")))
   with pytest.raises(RuntimeError, match="a bug"):
     ckpts.save(_state(2))
+
+
+def test_a_read_only_reader_changes_nothing_on_disk(tmp_path):
+  directory = _saved(tmp_path)
+  flip_byte(directory / "3")
+  in_progress = directory / "4.orbax-checkpoint-tmp-1700000000"
+  (in_progress / "default").mkdir(parents=True)  # a save the training beside is writing
+  lines = []
+  reader = checkpoint.Checkpoints(str(tmp_path), keep=3, log=lines.append, read_only=True)
+  restored = reader.restore(jax.eval_shape(lambda: _state(0)))
+  reader.close()
+  assert int(restored.step) == 2 and in_progress.is_dir() and (directory / "3").is_dir()
+  assert not (directory / "3.corrupt").exists() and len(lines) == 1

@@ -83,7 +83,7 @@ def load(workdir: str) -> Run:
   schedules = hparams.HParams(config.hparams, steps_per_epoch)
   abstract = step_lib.abstract_state(task, model, tx, _example(train_source), schedules.at(0), config.seed,
                                      config.ema_decay > 0)
-  ckpts = checkpoint.Checkpoints(workdir, config.keep_checkpoints)
+  ckpts = checkpoint.Checkpoints(workdir, config.keep_checkpoints, read_only=True)  # training may run beside
   try:
     if ckpts.latest_step() is None:
       raise errors.UserError(f"--workdir {workdir} has no checkpoint yet; accepted: a run that saved one")

@@ -50,17 +50,20 @@ class DamagedCheckpoint(Exception):
 
 
 class Checkpoints:
-  def __init__(self, workdir: str, keep: int, log=print):
+  def __init__(self, workdir: str, keep: int, log=print, read_only: bool = False):
+    """`read_only`: a reader beside a running training (analysis) changes nothing on disk: it neither removes
+    temporary directories (they may be a save in progress) nor moves damaged steps aside (it skips them)."""
     self.directory = os.path.abspath(os.path.join(workdir, "checkpoints"))
-    self.keep, self.log = keep, log
-    if jax.process_index() == 0:
+    self.keep, self.log, self.read_only = keep, log, read_only
+    if jax.process_index() == 0 and not read_only:
       for tmp in sorted(glob.glob(os.path.join(self.directory, "*.orbax-checkpoint-tmp*"))):
         shutil.rmtree(tmp, ignore_errors=True)
         self.log(f"removed {tmp}: an unfinished save of an interrupted run")
     self.manager = self._open()
 
   def _open(self):
-    options = ocp.CheckpointManagerOptions(max_to_keep=self.keep, enable_async_checkpointing=False, create=True)
+    options = ocp.CheckpointManagerOptions(max_to_keep=self.keep, enable_async_checkpointing=False,
+                                           create=not self.read_only, read_only=self.read_only)
     return ocp.CheckpointManager(self.directory, options=options)
 
   def latest_step(self) -> int | None:
@@ -100,6 +103,9 @@ class Checkpoints:
       try:
         return self._restore_verified(step, abstract_state)
       except DamagedCheckpoint as e:
+        if self.read_only:
+          self.log(f"checkpoint step {step} is damaged ({e}); trying the previous one")
+          continue
         aside = self._move_aside(step)
         self.log(f"checkpoint step {step} is damaged ({e}); moved to {aside}; trying the previous one")
     raise errors.UserError(f"no checkpoint in {self.directory} can be restored (damaged ones were moved to "
