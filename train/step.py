@@ -20,6 +20,7 @@ import optax
 from jax import lax
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
+from archs.layers.stochastic_depth import BATCH_RNG
 from train import optim
 
 AXIS = "batch"
@@ -44,14 +45,16 @@ def make_train_step(task, model, tx: optax.GradientTransformation, ema_decay: fl
 
   def train_step(state: TrainState, xs):
     batch, hparams = xs
-    # A pure function of (seed, step, device): a resumed run draws the same dropout masks.
-    rng = jax.random.fold_in(jax.random.fold_in(state.rng, state.step), lax.axis_index(AXIS))
+    # Pure functions of (seed, step[, device]): a resumed run draws the same masks. Per-example draws (dropout,
+    # drop-path) differ across devices; once-per-batch draws (which blocks or columns drop) are one draw for the
+    # global batch, so the run does not depend on the device count.
+    batch_key = jax.random.fold_in(state.rng, state.step)
+    # "mix": mixup/cutmix draw the same lam on every device (train/mixing.py), from the same key.
+    rngs = {"dropout": jax.random.fold_in(batch_key, lax.axis_index(AXIS)), BATCH_RNG: batch_key, "mix": batch_key}
 
     def loss_fn(params):
       variables = {"params": params, **state.model_state}
-      # "mix": the step's key without the device index (mixup/cutmix draw the same lam on every device)
-      return task.loss_fn(model, variables, batch, {"dropout": rng, "mix": jax.random.fold_in(state.rng, state.step)},
-                          True, hparams)
+      return task.loss_fn(model, variables, batch, rngs, True, hparams)
 
     (_, (metrics, new_model_state)), grads = jax.value_and_grad(loss_fn, has_aux=True)(state.params)
     grads = lax.pmean(grads, AXIS)
@@ -136,13 +139,24 @@ def init_state(task, model, tx, example_batch, hparams, seed: int, ema: bool) ->
   return init()
 
 
-def replicate(tree, devices=None):
-  """Places one copy of `tree` on every device as the pmap'd step returns it (NamedSharding, P()).
+def pmap_devices(num_local: int = 0) -> tuple:
+  """The first `num_local` (0 = all) local devices of every process, in process order: pmap's `devices`.
 
+  pmap wants the same list on every process, holding each process's share of the mapped axis.
+  """
+  return tuple(d for p in range(jax.process_count())
+               for d in jax.local_devices(process_index=p)[:num_local or jax.local_device_count()])
+
+
+def replicate(tree, devices=None):
+  """Places one copy of `tree` on every local device of `devices` (None: all local devices) as the pmap'd step
+  returns it (NamedSharding over those devices, P()).
+
+  pmap takes and returns per-process values on this process's devices, so the mesh holds local devices only.
   Without this, the first call (host/single-device input) and the second (replicated input) compile twice.
   """
-  mesh = Mesh(np.array(devices if devices is not None else jax.local_devices()), (AXIS,))  # pmap's devices
-  return jax.device_put(tree, NamedSharding(mesh, PartitionSpec()))
+  local = [d for d in devices if d.process_index == jax.process_index()] if devices else jax.local_devices()
+  return jax.device_put(tree, NamedSharding(Mesh(np.array(local), (AXIS,)), PartitionSpec()))
 
 
 def abstract_state(task, model, tx, example_batch, hparams, seed: int, ema: bool):

@@ -52,8 +52,8 @@ def train_and_evaluate(config, workdir: str) -> dict:
   local = jax.local_devices()
   if config.num_devices and not 0 < config.num_devices <= len(local):
     raise errors.UserError(f"num_devices={config.num_devices}; accepted: 0 (all) or 1..{len(local)}")
-  devices = local[:config.num_devices] if config.num_devices else None
-  num_devices = config.num_devices or len(local)
+  num_devices = config.num_devices or len(local)  # per process
+  devices = step_lib.pmap_devices(num_devices)
   for name in ("batch_size", "eval_batch_size"):
     size = config[name] or config.batch_size
     if size % (num_devices * process_count):
