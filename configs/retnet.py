@@ -15,7 +15,6 @@ def get_config(arg=None):
   c.task = "lm"
   # Trained in the parallel form; eval_mode picks the form evaluated (parallel | chunkwise | recurrent, all equal).
   c.task_kwargs = {"seq_len": 128, "corpus_chars": 300_000, "eval_mode": arg or "parallel", "eval_chunk_size": 32}
-  c.dataset = "grammar_corpus"
   c.num_epochs = 6
   c.batch_size = 32
   c.steps_per_call = 8

@@ -13,7 +13,6 @@ def get_config(arg=None):
   c.model_kwargs = {"decay": 0.9}    # the TNN README's advice for sequences shorter than ~100 tokens
   c.task = "lm"
   c.task_kwargs = {"seq_len": 128, "corpus_chars": 300_000}
-  c.dataset = "grammar_corpus"
   c.num_epochs = 6
   c.batch_size = 32
   c.steps_per_call = 8

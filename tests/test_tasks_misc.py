@@ -9,7 +9,9 @@ import pytest
 import archs
 from archs import losses
 from train import defaults, trainer
-from train.tasks_misc import GraphTask, ParityTask, RegressionTask, parity_examples, regression_data
+from train.tasks import GraphTask, ParityTask, RegressionTask
+from train.tasks.parity import parity_examples
+from train.tasks.regression import regression_data
 
 
 def _read_summary(path):

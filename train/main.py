@@ -30,7 +30,7 @@ def _unknown_override(argv) -> errors.UserError | None:
       continue
     node, path = base, ""
     for key in arg[len("--config."):].split("=", 1)[0].split("."):
-      if path.rstrip(".") in ("model_kwargs", "task_kwargs", "hparams") or not hasattr(node, "keys"):
+      if path.rstrip(".") in ("model_kwargs", "task_kwargs", "scheduled_args") or not hasattr(node, "keys"):
         break
       if key not in node:
         return errors.unknown("config key", f"{path}{key}", [f"{path}{k}" for k in node.keys()])

@@ -41,10 +41,10 @@ class TrainState:
 
 
 def make_train_step(task, model, tx: optax.GradientTransformation, ema_decay: float = 0.0, devices=None):
-  """pmap'd `(state, batches, hparams) -> (state, metrics)`; metrics are {name: (sum, count)} of shape (K,)."""
+  """pmap'd `(state, batches, scheduled_args) -> (state, metrics)`; metrics are {name: (sum, count)} of shape (K,)."""
 
   def train_step(state: TrainState, xs):
-    batch, hparams = xs
+    batch, scheduled_args = xs
     # Pure functions of (seed, step[, device]): a resumed run draws the same masks. Per-example draws (dropout,
     # drop-path) differ across devices; once-per-batch draws (which blocks or columns drop) are one draw for the
     # global batch, so the run does not depend on the device count.
@@ -54,7 +54,7 @@ def make_train_step(task, model, tx: optax.GradientTransformation, ema_decay: fl
 
     def loss_fn(params):
       variables = {"params": params, **state.model_state}
-      return task.loss_fn(model, variables, batch, rngs, True, hparams)
+      return task.loss_fn(model, variables, batch, rngs, True, scheduled_args)
 
     (_, (metrics, new_model_state)), grads = jax.value_and_grad(loss_fn, has_aux=True)(state.params)
     grads = lax.pmean(grads, AXIS)
@@ -68,12 +68,12 @@ def make_train_step(task, model, tx: optax.GradientTransformation, ema_decay: fl
                               opt_state=opt_state, ema=ema)
     return new_state, lax.psum(metrics, AXIS)
 
-  def multi_step(state, batches, hparams):
+  def multi_step(state, batches, scheduled_args):
     if jax.tree.leaves(batches)[0].shape[0] == 1:
       # K = 1 without a loop: XLA:CPU runs convolutions in a loop body ~20x slower (hyper_resnet40_1 at 16x16).
-      state, metrics = train_step(state, jax.tree.map(lambda x: x[0], (batches, hparams)))
+      state, metrics = train_step(state, jax.tree.map(lambda x: x[0], (batches, scheduled_args)))
       return state, jax.tree.map(lambda x: x[None], metrics)
-    return lax.scan(train_step, state, (batches, hparams))
+    return lax.scan(train_step, state, (batches, scheduled_args))
 
   p_multi = jax.pmap(multi_step, axis_name=AXIS, in_axes=(None, 0, None), out_axes=(None, 0),
                      donate_argnums=0, devices=devices)
@@ -92,22 +92,22 @@ def _one_step_per_call_where_loops_hurt(p_multi, multi_step, devices):
   So steps_per_call is a setting of the accelerator (K steps scanned in one call), never a CPU workaround."""
   per_step = {}
 
-  def train(state, batches, hparams):
+  def train(state, batches, scheduled_args):
     k = jax.tree.leaves(batches)[0].shape[1]
     platform = (devices[0] if devices else jax.local_devices()[0]).platform
     if k == 1 or platform not in LOOPS_HURT_CONVOLUTIONS:
-      return p_multi(state, batches, hparams)
+      return p_multi(state, batches, scheduled_args)
     if "convolves" not in per_step:  # traced once, on one step's shapes: does the step contain a convolution?
       one = lambda tree, axis: jax.tree.map(lambda x: x[(slice(None),) * axis + (slice(0, 1),)], tree)
       jaxpr = jax.make_jaxpr(multi_step, axis_env=[(AXIS, 1)])(state, one(jax.tree.map(lambda x: x[0], batches), 0),
-                                                                one(hparams, 0))
+                                                                one(scheduled_args, 0))
       per_step["convolves"] = "conv_general_dilated" in str(jaxpr)
     if not per_step["convolves"]:
-      return p_multi(state, batches, hparams)
+      return p_multi(state, batches, scheduled_args)
     metrics = []
     for i in range(k):
       step_i = lambda tree, axis: jax.tree.map(lambda x: x[(slice(None),) * axis + (slice(i, i + 1),)], tree)
-      state, m = p_multi(state, step_i(batches, 1), step_i(hparams, 0))
+      state, m = p_multi(state, step_i(batches, 1), step_i(scheduled_args, 0))
       metrics.append(m)
     return state, jax.tree.map(lambda *ms: jnp.concatenate(ms, axis=1), *metrics)
 
@@ -116,22 +116,22 @@ def _one_step_per_call_where_loops_hurt(p_multi, multi_step, devices):
 
 
 def make_eval_step(task, model, devices=None):
-  """pmap'd `(variables, batch, hparams) -> metrics` summed over devices (padding has mask 0)."""
+  """pmap'd `(variables, batch, scheduled_args) -> metrics` summed over devices (padding has mask 0)."""
 
-  def eval_step(variables, batch, hparams):
-    return lax.psum(task.eval_metrics(model, variables, batch, hparams), AXIS)
+  def eval_step(variables, batch, scheduled_args):
+    return lax.psum(task.eval_metrics(model, variables, batch, scheduled_args), AXIS)
 
   return jax.pmap(eval_step, axis_name=AXIS, in_axes=(None, 0, None), out_axes=None, devices=devices)
 
 
-def init_state(task, model, tx, example_batch, hparams, seed: int, ema: bool) -> TrainState:
+def init_state(task, model, tx, example_batch, scheduled_args, seed: int, ema: bool) -> TrainState:
   """Initial state on the host; `example_batch` holds one example (shapes only matter)."""
   params_key, dropout_key, step_key = jax.random.split(jax.random.PRNGKey(seed), 3)
 
   @jax.jit
   def init():
     variables = model.init({"params": params_key, "dropout": dropout_key}, *task.init_inputs(example_batch),
-                           train=True, **hparams)  # train=True creates train-only heads (aux classifiers)
+                           train=True, **scheduled_args)  # train=True creates train-only heads (aux classifiers)
     variables = {k: v for k, v in variables.items() if k not in ("aux_logits", "intermediates")}
     params = variables.pop("params")
     return TrainState(step=jnp.zeros((), jnp.int32), params=params, model_state=variables,
@@ -159,6 +159,6 @@ def replicate(tree, devices=None):
   return jax.device_put(tree, NamedSharding(Mesh(np.array(local), (AXIS,)), PartitionSpec()))
 
 
-def abstract_state(task, model, tx, example_batch, hparams, seed: int, ema: bool):
+def abstract_state(task, model, tx, example_batch, scheduled_args, seed: int, ema: bool):
   """Shapes and dtypes of the state, without allocating (jax.eval_shape)."""
-  return jax.eval_shape(lambda: init_state(task, model, tx, example_batch, hparams, seed, ema))
+  return jax.eval_shape(lambda: init_state(task, model, tx, example_batch, scheduled_args, seed, ema))

@@ -10,8 +10,8 @@ import jax.numpy as jnp
 import numpy as np
 
 import archs
-from train import (checkpoint, data, defaults, distributed, errors, hparams, init_from, interrupt, logs, optim,
-                   pipeline, step as step_lib, tasks, validate)
+from train import (checkpoint, data, defaults, distributed, errors, init_from, interrupt, logs, optim, pipeline,
+                   scheduled_args, step as step_lib, tasks, validate)
 
 DTYPES = {"float32": jnp.float32, "bfloat16": jnp.bfloat16}
 
@@ -69,6 +69,7 @@ def train_and_evaluate(config, workdir: str) -> dict:
   train_source, eval_source, info = task.datasets(config, 0, 1)
   if process_count > 1:
     eval_source = data.Shard(eval_source, process_index, process_count)
+  tokens_per_example = task.tokens_per_example(train_source[0])
   steps_per_epoch = data.steps_per_epoch(train_source, config.batch_size)
   if steps_per_epoch == 0:
     raise errors.UserError(f"batch_size={config.batch_size} is larger than the {len(train_source)} training "
@@ -86,7 +87,7 @@ def train_and_evaluate(config, workdir: str) -> dict:
   except archs.UnknownModelError as e:
     raise errors.UserError(str(e)) from None
   tx, lr_schedule = optim.make_optimizer(config, steps_per_epoch)
-  schedules = hparams.HParams(config.hparams, steps_per_epoch)
+  schedules = scheduled_args.ScheduledArgs(config.scheduled_args, steps_per_epoch)
 
   # ---------------------------------------------------------------- shapes before allocating
   example = jax.tree.map(lambda x: np.asarray(x)[None], train_source[0])
@@ -132,7 +133,7 @@ def train_and_evaluate(config, workdir: str) -> dict:
 
     # ---------------------------------------------------------------- loop
     pending, eval_results = [], None
-    timer_start, images, paused = None, 0, 0.0
+    timer_start, examples, paused = None, 0, 0.0
     epoch_ds, epoch_of_ds = None, None
     progress.start(step)
     while step < total_steps:
@@ -149,19 +150,19 @@ def train_and_evaluate(config, workdir: str) -> dict:
         jax.block_until_ready(metrics)
         timer_start = time.perf_counter()
       else:
-        images += k * config.batch_size
+        examples += k * config.batch_size
       epoch_end = step % steps_per_epoch == 0
       save_now = _crossed(step, k, config.checkpoint_every_steps) or step == total_steps
       if _crossed(step, k, config.log_every_steps) or epoch_end or save_now:
         jax.block_until_ready(metrics)  # device time is train time; what follows (logs, eval, saves) is not
         t0 = time.perf_counter()
-        train_metrics = _flush(task, pending)  # raises DivergedError before anything is saved
+        train_metrics = _fetch_train_metrics(task, pending)  # raises DivergedError before anything is saved
         pending = []
         seconds = t0 - timer_start - paused
-        rate = images / seconds if seconds > 0 and images else 0.0
-        progress.update(step, train_metrics["loss"], rate)
+        rate = examples / seconds if seconds > 0 and examples else 0.0
+        progress.update(step, train_metrics["loss"], rate, tokens_per_example)
         logger.write("train", step, {**train_metrics, "learning_rate": float(lr_schedule(step - 1)),
-                                     "images_per_sec": rate, **_floats(schedules.at(step - 1))})
+                                     **_throughput(rate, tokens_per_example), **_floats(schedules.at(step - 1))})
         if epoch_end:
           eval_results = evaluate(p_eval, state.eval_variables(), step)
           logger.write("eval", step, {**eval_results, "epoch": step // steps_per_epoch})
@@ -170,7 +171,7 @@ def train_and_evaluate(config, workdir: str) -> dict:
         paused += time.perf_counter() - t0
       if stop.requested:  # SIGTERM/Ctrl-C: checked between device calls, never inside one
         if pending:
-          _flush(task, pending)  # a diverged state is never saved
+          _fetch_train_metrics(task, pending)  # a diverged state is never saved
         ckpts.save(state)
         raise interrupt.Interrupted(stop.signum, step)
     train_seconds = (time.perf_counter() - timer_start - paused) if timer_start else 0.0
@@ -179,8 +180,9 @@ def train_and_evaluate(config, workdir: str) -> dict:
 
     # ---------------------------------------------------------------- summary and deploy export
     summary = {**{f"eval_{n}": v for n, v in eval_results.items()}, "steps": step,
-               "epochs": step / steps_per_epoch, "train_images_per_sec": images / train_seconds if images else 0.0,
-               "model": config.model, "dataset": config.dataset, "num_params": num_params,
+               "epochs": step / steps_per_epoch, **{f"train_{n}": v for n, v in _throughput(examples / train_seconds if examples else 0.0,
+                                                                  tokens_per_example).items()},
+               "model": config.model, "dataset": task.data_name or config.dataset, "num_params": num_params,
                "num_devices": num_devices * process_count, "steps_per_call": k}
     if to_deploy is not None:
       deploy_model = archs.create_model(config.model, deploy=True, **model_kwargs)
@@ -200,12 +202,19 @@ def train_and_evaluate(config, workdir: str) -> dict:
   return summary
 
 
+def _throughput(examples_per_sec: float, tokens_per_example: int) -> dict:
+  rates = {"examples_per_sec": examples_per_sec}
+  if tokens_per_example:
+    rates["tokens_per_sec"] = examples_per_sec * tokens_per_example
+  return rates
+
+
 def _floats(tree) -> dict:
   return {k: float(v) for k, v in tree.items()}
 
 
-def _flush(task, pending) -> dict:
-  """Fetches the metrics of the pending calls (one device->host copy), checks the loss, sums and summarizes."""
+def _fetch_train_metrics(task, pending) -> dict:
+  """The summarized train metrics of the pending calls (one device->host copy); a non-finite loss raises."""
   fetched = jax.device_get([m for _, m in pending])
   for (first_step, _), metrics in zip(pending, fetched):
     loss_sums = np.asarray(metrics["loss"][0])[0]  # device 0: the values are psum'd, identical everywhere

@@ -121,7 +121,7 @@ CONFIG_FILE = "config.json"
 def _flat(tree: dict, prefix: str = "") -> dict:
   out = {}
   for key, value in tree.items():
-    if isinstance(value, dict) and key not in ("model_kwargs", "task_kwargs", "hparams"):
+    if isinstance(value, dict) and key not in ("model_kwargs", "task_kwargs", "scheduled_args"):
       out.update(_flat(value, f"{prefix}{key}."))
     else:
       out[f"{prefix}{key}"] = value

@@ -41,7 +41,7 @@ def _config(model):
   c.model, c.dataset, c.image_size = model, "synthetic", 8
   c.synthetic_examples, c.batch_size, c.steps_per_call, c.num_epochs = 64, 16, 2, 3
   c.num_devices, c.log_every_steps, c.checkpoint_every_steps = 2, 2, 0
-  c.hparams = {"act_lambda": {"kind": "deep_training", "decay_epochs": 3, "shape": "linear", "per_step": False}}
+  c.scheduled_args = {"act_lambda": {"kind": "deep_training", "decay_epochs": 3, "shape": "linear", "per_step": False}}
   return c
 
 
