@@ -41,22 +41,36 @@ def _unknown_override(argv) -> errors.UserError | None:
 def parse(argv):
   try:
     flags.FLAGS(argv)
-    if _WORKDIR.value is None:
-      raise errors.UserError("--workdir is required; accepted: a directory path")
-    config = _CONFIG.value
-    try:
-      config.keys()  # a config file that failed to load raises here
-    except OSError as e:
-      reason = str(e).strip().splitlines()[-1].strip()
-      raise errors.UserError(f"cannot load --config {flags.FLAGS['config'].config_filename!r}: {reason}; "
-                             f"accepted: a Python file with get_config(arg=None)") from None
-    return config, _WORKDIR.value
-  except (flags.Error, AttributeError, KeyError, TypeError, ValueError, OSError) as e:
-    if isinstance(e, errors.UserError):
+  except (flags.Error, AttributeError, KeyError) as e:
+    # A bad flag or value (flags.Error) or an override of a key the config lacks (ml_collections raises
+    # AttributeError / KeyError) is the user's; the same exceptions raised by the config file's code are bugs.
+    if _raised_in_get_config(e):
       raise
     raise _unknown_override(argv) or errors.UserError(
         f"bad flags: {' '.join(str(e).split())}; accepted: --config FILE.py[:arg] --workdir DIR "
         f"--config.KEY=VALUE") from None
+  if _WORKDIR.value is None:
+    raise errors.UserError("--workdir is required; accepted: a directory path")
+  config = _CONFIG.value
+  try:
+    config.keys()  # a config file that failed to load raises here
+  except OSError as e:
+    reason = str(e).strip().splitlines()[-1].strip()
+    raise errors.UserError(f"cannot load --config {flags.FLAGS['config'].config_filename!r}: {reason}; "
+                           f"accepted: a Python file with get_config(arg=None)") from None
+  return config, _WORKDIR.value
+
+
+def _raised_in_get_config(e: BaseException) -> bool:
+  """Whether `e`, or an exception it wraps, was raised while a config file's get_config() ran."""
+  while e is not None:
+    tb = e.__traceback__
+    while tb is not None:
+      if tb.tb_frame.f_code.co_name == "get_config":
+        return True
+      tb = tb.tb_next
+    e = e.__cause__ or e.__context__
+  return False
 
 
 def main(argv=None) -> int:

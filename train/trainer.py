@@ -94,6 +94,8 @@ def train_and_evaluate(config, workdir: str) -> dict:
   try:
     abstract = step_lib.abstract_state(task, model, tx, example, schedules.at(0), config.seed, config.ema_decay > 0)
   except (ValueError, TypeError) as e:
+    if not _rejects_input(e):
+      raise
     shapes = {k_: tuple(np.shape(v)) for k_, v in example.items()}
     raise errors.UserError(f"model {config.model!r} cannot take input {shapes}: "
                            f"{str(e).strip().splitlines()[0]}") from None
@@ -200,6 +202,12 @@ def train_and_evaluate(config, workdir: str) -> dict:
     ckpts.close()
     logger.close()
   return summary
+
+
+def _rejects_input(e: Exception) -> bool:
+  """A model rejects a setting or an input with ValueError (archs' convention; jnp's broadcasting too), and jax
+  reports incompatible shapes as a TypeError that names them; any other TypeError is a bug."""
+  return isinstance(e, ValueError) or "shape" in str(e)
 
 
 def _throughput(examples_per_sec: float, tokens_per_example: int) -> dict:
