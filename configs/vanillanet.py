@@ -67,8 +67,8 @@ def get_config(arg=None):
   # Deep training (paper 3.2): lambda = epoch / decay_epochs, constant within an epoch, 1 from then on.
   c.scheduled_args = {"act_lambda": {"kind": "deep_training", "decay_epochs": 10, "shape": "linear", "per_step": False}}
   c.export_deploy = True
-  c.log_every_steps = 22
-  c.checkpoint_every_steps = 220
+  c.log_every_steps = 0             # a train line at every epoch end
+  c.checkpoint_every_epochs, c.checkpoint_every_steps = 10, 0
   if arg in ("imagenet", "cifar10"):
     recipe(c, arg)
   return defaults.locked(c)

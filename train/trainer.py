@@ -21,6 +21,13 @@ def largest_divisor_at_most(n: int, k: int) -> int:
   return max(d for d in range(1, max(1, min(n, k)) + 1) if n % d == 0)
 
 
+def _cadence(what: str, epochs: float, steps: int, steps_per_epoch: int) -> int:
+  """Steps between two logs or saves: `epochs` of this run's epochs when > 0, else `steps` (0 = off)."""
+  if epochs < 0:
+    raise errors.UserError(f"{what}_every_epochs={epochs}; accepted: 0 (use {what}_every_steps) or > 0")
+  return max(1, round(epochs * steps_per_epoch)) if epochs > 0 else steps
+
+
 def _crossed(step: int, k: int, every: int) -> bool:
   return every > 0 and step // every > (step - k) // every
 
@@ -77,6 +84,9 @@ def train_and_evaluate(config, workdir: str) -> dict:
   k = largest_divisor_at_most(steps_per_epoch, config.steps_per_call)
   workers = pipeline.resolve_workers(config.data_workers, train_source)
   total_steps = config.num_epochs * steps_per_epoch
+  log_every = _cadence("log", config.log_every_epochs, config.log_every_steps, steps_per_epoch)
+  checkpoint_every = _cadence("checkpoint", config.checkpoint_every_epochs, config.checkpoint_every_steps,
+                              steps_per_epoch)
   num_eval = data.num_eval_batches(len(eval_source) * process_count, process_count, local_eval_batch)
 
   # ---------------------------------------------------------------- model, optimizer, scheduled hyperparameters
@@ -154,8 +164,8 @@ def train_and_evaluate(config, workdir: str) -> dict:
       else:
         examples += k * config.batch_size
       epoch_end = step % steps_per_epoch == 0
-      save_now = _crossed(step, k, config.checkpoint_every_steps) or step == total_steps
-      if _crossed(step, k, config.log_every_steps) or epoch_end or save_now:
+      save_now = _crossed(step, k, checkpoint_every) or step == total_steps
+      if _crossed(step, k, log_every) or epoch_end or save_now:
         jax.block_until_ready(metrics)  # device time is train time; what follows (logs, eval, saves) is not
         t0 = time.perf_counter()
         train_metrics = _fetch_train_metrics(task, pending)  # raises DivergedError before anything is saved
@@ -168,7 +178,7 @@ def train_and_evaluate(config, workdir: str) -> dict:
         if epoch_end:
           eval_results = evaluate(p_eval, state.eval_variables(), step)
           logger.write("eval", step, {**eval_results, "epoch": step // steps_per_epoch})
-        if save_now or epoch_end and config.checkpoint_every_steps <= 0:
+        if save_now or epoch_end and checkpoint_every <= 0:
           ckpts.save(state)
         paused += time.perf_counter() - t0
       if stop.requested:  # SIGTERM/Ctrl-C: checked between device calls, never inside one
