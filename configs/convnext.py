@@ -71,4 +71,5 @@ def get_config(arg=None):
     c.learning_rate = 2e-3
     c.steps_per_call, c.log_every_steps = 11, 0
     c.checkpoint_every_epochs, c.checkpoint_every_steps = 5, 0
+    c.checkpoint_every_epochs, c.checkpoint_every_steps = 5, 0
   return defaults.locked(c)

@@ -32,4 +32,5 @@ def get_config(arg=None):
     c.schedule.name, c.schedule.warmup_epochs = "warmup_cosine", 1.0
     c.steps_per_call, c.log_every_steps = 11, 0
     c.checkpoint_every_epochs, c.checkpoint_every_steps = 10, 0
+    c.checkpoint_every_epochs, c.checkpoint_every_steps = 10, 0
   return defaults.locked(c)

@@ -69,6 +69,8 @@ def get_config(arg=None):
   c.export_deploy = True
   c.log_every_steps = 0             # a train line at every epoch end
   c.checkpoint_every_epochs, c.checkpoint_every_steps = 10, 0
+  c.log_every_steps = 0             # a train line at every epoch end
+  c.checkpoint_every_epochs, c.checkpoint_every_steps = 10, 0
   if arg in ("imagenet", "cifar10"):
     recipe(c, arg)
   return defaults.locked(c)
@@ -89,6 +91,7 @@ def recipe(c, dataset: str) -> None:
     c.ema_decay = 0.99996
     c.hparams.act_lambda.decay_epochs = 100
     c.steps_per_call, c.log_every_steps, c.checkpoint_every_steps = 8, 100, 2000
+    c.checkpoint_every_epochs = 0
   else:
     c.dataset, c.image_size = "cifar10", 32
     c.aug.crop = "pad"

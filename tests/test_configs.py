@@ -30,6 +30,9 @@ def check_config(c, where):
   assert c.optimizer.name in optim.OPTIMIZERS and c.schedule.name in optim.SCHEDULES, where
   # The graph task's batch is copies of its one graph: 1 on one device (on N devices, --config.batch_size=N).
   assert c.batch_size % 8 == 0 or c.task == "graph", f"{where}: global batch {c.batch_size} not divisible by 8"
+  for what in ("log", "checkpoint"):
+    assert not (c[f"{what}_every_epochs"] > 0 and c[f"{what}_every_steps"] > 0), \
+        f"{where}: {what} cadence set both in epochs and in steps; the trainer refuses that"
   with pytest.raises(AttributeError):
     c.not_a_key = 1  # locked
 

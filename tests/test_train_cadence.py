@@ -35,8 +35,8 @@ def _run(tmp_path, monkeypatch, batch_size, **cadence):
 @pytest.mark.parametrize("batch_size", [16, 8])
 def test_cadence_in_epochs_follows_the_batch_size(tmp_path, monkeypatch, batch_size):
   steps_per_epoch = 64 // batch_size
-  logged, saved = _run(tmp_path, monkeypatch, batch_size, log_every_epochs=0.5, log_every_steps=1,
-                       checkpoint_every_epochs=2.0, checkpoint_every_steps=1)
+  logged, saved = _run(tmp_path, monkeypatch, batch_size, log_every_epochs=0.5, log_every_steps=0,
+                       checkpoint_every_epochs=2.0, checkpoint_every_steps=0)
   half = steps_per_epoch // 2
   assert logged == list(range(half, 4 * steps_per_epoch + 1, half)), f"a train line every half epoch: {logged}"
   assert saved == [2 * steps_per_epoch, 4 * steps_per_epoch], f"a checkpoint every 2 epochs: {saved}"
@@ -48,6 +48,8 @@ def test_cadence_in_steps(tmp_path, monkeypatch):
   assert saved == [12, 24, 32], f"every 12 steps and at the end: {saved}"
 
 
-def test_negative_cadence_is_a_user_error(tmp_path, monkeypatch):
+def test_bad_cadence_is_a_user_error(tmp_path, monkeypatch):
   with pytest.raises(errors.UserError, match="checkpoint_every_epochs=-1"):
     _run(tmp_path, monkeypatch, 8, checkpoint_every_epochs=-1.0)
+  with pytest.raises(errors.UserError, match="log_every_epochs=1.0 and log_every_steps=50 both set"):
+    _run(tmp_path, monkeypatch, 8, log_every_epochs=1.0)  # the default log_every_steps is 50

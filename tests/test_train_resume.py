@@ -17,7 +17,7 @@ TOTAL_STEPS = 88  # 2 epochs x 1437 // 32
 def _command(workdir):
   return [sys.executable, "-m", "train.main", "--config", "configs/lenet5.py", "--workdir", str(workdir),
           "--config.num_epochs=2", "--config.batch_size=32", "--config.num_devices=2",
-          "--config.steps_per_call=11", "--config.checkpoint_every_steps=11", "--config.log_every_steps=11",
+          "--config.steps_per_call=11", "--config.checkpoint_every_epochs=0", "--config.checkpoint_every_steps=11", "--config.log_every_steps=11",
           "--config.keep_checkpoints=2"]
 
 

@@ -68,7 +68,7 @@ def base_config() -> ml_collections.ConfigDict:
   # Scheduled arguments: keyword arguments of the model's __call__ that follow a schedule (train/scheduled_args.py), e.g.
   # {'act_lambda': {'kind': 'deep_training', 'decay_epochs': 100, 'shape': 'linear', 'per_step': False}}.
   c.scheduled_args = ml_collections.ConfigDict()
-  # Logs and checkpoints: every N epochs of this run (may be fractional; > 0 takes precedence), else every N steps.
+  # Logs and checkpoints: every N epochs of this run (may be fractional) or every N steps; set one, the other 0.
   # A train line is also written at every epoch end; 0 and 0 checkpoints at every epoch end (always at the end).
   c.log_every_epochs = 0.0
   c.log_every_steps = 50
