@@ -19,8 +19,7 @@ Reference (huawei-noah/VanillaNet README, main.py): LAMB, batch 1024, 300 epochs
   `--config.model_kwargs.width_multiplier=1.0` trains the reference widths.
 - lr 1.5e-2 (reference 3.5e-3 at batch 1024 over ~375k steps). LAMB's lr is the relative change of each
   layer's weights per step (trust ratio ||w|| / ||update||), so a 660-step run needs larger steps, not the
-  usual smaller-batch reduction. Measured on digits (V5 at 1/8 width, same recipe): lr 8.75e-4 (sqrt batch
-  scaling) still had train loss 2.14 after 10 epochs, 3.5e-3 had 1.74 after 13, 1.5e-2 had 0.61 after 7.
+  usual smaller-batch reduction (the search is in BUILD.md, VanillaNet).
   Weight decay 0.35 as V5 (LAMB's decoupled decay; skips 1-D params: biases and BN scales; the depthwise
   activation kernels are decayed, as in the reference).
 - No EMA (the reference's 0.99996 averages over ~25k steps, longer than this whole 660-step run). Measured with

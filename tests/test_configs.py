@@ -16,6 +16,7 @@ IMAGE_CONFIGS = {"lenet5": [None, "relu"], "resnet50": [None, "imagenet", "rs0",
 # Built and run by tests/test_tasks_*.py; checked here for keys and names.
 TASK_CONFIGS = {"transformer": [None, "copy", "reverse", "sort", "paper"], "lstm": [None], "tnn": [None],
                 "retnet": [None, "parallel", "chunkwise", "recurrent"],
+                "char_lm": [None, "lstm", "tnn", "retnet", "retnet_parallel", "retnet_chunkwise", "retnet_recurrent"],
                 "pondernet": [None, "paper"], "gcn": [None], "regression": [None, "linear", "logistic", "softmax"]}
 
 
@@ -57,3 +58,10 @@ def test_image_config_is_valid_and_builds_its_model(name, presets):
 def test_unknown_preset_is_an_error():
   with pytest.raises(Exception, match="preset"):
     defaults.load_config("vgg16", "nope")
+
+
+@pytest.mark.parametrize("old,preset", [("lstm", None), ("tnn", None), ("retnet", None), ("retnet", "chunkwise")])
+def test_former_char_lm_config_names_are_char_lm_presets(old, preset):
+  new = f"{old}_{preset}" if preset else old
+  assert defaults.load_config(old, preset).to_dict() == defaults.load_config("char_lm", new).to_dict(), \
+      f"configs/{old}.py:{preset} should equal configs/char_lm.py:{new}"

@@ -150,7 +150,3 @@ def save_variables(path: str, variables) -> None:
   with ocp.StandardCheckpointer() as ckptr:
     ckptr.save(os.path.abspath(path), variables, force=True)
 
-
-def load_variables(path: str, abstract=None):
-  with ocp.StandardCheckpointer() as ckptr:
-    return ckptr.restore(os.path.abspath(path), abstract)
