@@ -6,6 +6,7 @@ import subprocess
 import sys
 import time
 
+import chex
 import jax
 import numpy as np
 import orbax.checkpoint as ocp
@@ -56,8 +57,8 @@ def test_sigkill_and_restart_equals_uninterrupted(tmp_path):
   assert resumed["steps"] == straight["steps"] == TOTAL_STEPS
   assert resumed["eval_loss"] == straight["eval_loss"], "eval loss of the resumed run should be bit-identical"
   assert resumed["eval_accuracy"] == straight["eval_accuracy"]
-  for a, b in zip(jax.tree.leaves(_final_params(killed)), jax.tree.leaves(_final_params(unbroken))):
-    np.testing.assert_array_equal(a, b, err_msg="final params of the resumed run should equal the unbroken run's")
+  chex.assert_trees_all_equal(_final_params(killed), _final_params(unbroken),
+                              custom_message="final params of the resumed run should equal the unbroken run's")
 
   events = [json.loads(l) for l in (killed / "metrics.jsonl").read_text().splitlines()]
   keys = [(e["kind"], e["step"]) for e in events]
