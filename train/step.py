@@ -6,7 +6,8 @@ replicate/unreplicate; the checkpoint holds one copy). Batches are (devices, K, 
 Gradients, BatchNorm statistics and metrics are averaged/summed over the "batch" axis, so every device applies
 the same update: 1 device == N devices for the same global batch, up to float rounding. BatchNorm normalizes
 with per-device batch statistics in the forward pass (Flax ImageNet / PyTorch DDP semantics, not SyncBN) and
-the running averages are pmean'd.
+the running averages are pmean'd. Once-per-batch random draws (the 'batch_dropout' stream) use one key on every
+device, so they do not depend on the device count either.
 """
 from __future__ import annotations
 
