@@ -19,6 +19,7 @@ CASES = {  # override -> text the one-line message must contain
     "--config.schedule.name=linear": "'linear'",
     "--config.zzz=1": "'zzz'",
     "--config.optimizer.zz=1": "'optimizer.zz'",
+    "--config.model_kwargs.foo=1": "model_kwargs.foo: the config file sets no key 'foo'",
     "--config.dtype=float16": "'float16'",
     "--config.batch_size=30": "batch_size=30",          # 8 devices in tests
     "--config.image_size=28": "(1, 28, 28, 1)",          # LeNet-5 takes 32x32
