@@ -1,11 +1,12 @@
-"""Scheduled hyperparameters, learning-rate schedules and the weight-decay mask."""
+"""Scheduled arguments, learning-rate schedules and the weight-decay mask."""
 import math
 
+import chex
 import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from train import defaults, scheduled_args, optim
+from train import defaults, optim, scheduled_args
 
 
 def test_deep_training_lambda_linear():
@@ -28,7 +29,7 @@ def test_lambda_constant_within_epoch_unless_per_step():
   per_step = scheduled_args.ScheduledArgs({"act_lambda": {**spec, "per_step": True}}, steps_per_epoch=10)
   np.testing.assert_allclose(per_step.values(10, 2)["act_lambda"], [0.25, 0.275], rtol=1e-6,
                              err_msg="per_step: fractional epoch 1.0 and 1.1 of 4")
-  assert per_step.values(10, 3)["act_lambda"].dtype == np.float32
+  chex.assert_type(per_step.values(10, 3)["act_lambda"], np.float32)
 
 
 def _config(name, **schedule):
