@@ -92,7 +92,7 @@ def train_and_evaluate(config, workdir: str) -> dict:
                               steps_per_epoch)
   num_eval = data.num_eval_batches(len(eval_source) * process_count, process_count, local_eval_batch)
 
-  # ---------------------------------------------------------------- model, optimizer, scheduled hyperparameters
+  # ---------------------------------------------------------------- model, optimizer, scheduled arguments
   model_kwargs = {**task.model_overrides(config, info), **init_from.model_options(config), **dict(config.model_kwargs),
                   "dtype": DTYPES[config.dtype]}
   try:
@@ -194,9 +194,9 @@ def train_and_evaluate(config, workdir: str) -> dict:
       eval_results = evaluate(p_eval, state.eval_variables(), step)
 
     # ---------------------------------------------------------------- summary and deploy export
+    train_rates = _throughput(examples / train_seconds if examples else 0.0, tokens_per_example)
     summary = {**{f"eval_{n}": v for n, v in eval_results.items()}, "steps": step,
-               "epochs": step / steps_per_epoch, **{f"train_{n}": v for n, v in _throughput(examples / train_seconds if examples else 0.0,
-                                                                  tokens_per_example).items()},
+               "epochs": step / steps_per_epoch, **{f"train_{n}": v for n, v in train_rates.items()},
                "model": config.model, "dataset": task.data_name or config.dataset, "num_params": num_params,
                "num_devices": num_devices * process_count, "steps_per_call": k}
     if to_deploy is not None:
