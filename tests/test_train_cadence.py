@@ -48,8 +48,6 @@ def test_cadence_in_steps(tmp_path, monkeypatch):
   assert saved == [12, 24, 32], f"every 12 steps and at the end: {saved}"
 
 
-def test_bad_cadence_is_a_user_error(tmp_path, monkeypatch):
-  with pytest.raises(errors.UserError, match="checkpoint_every_epochs=-1"):
-    _run(tmp_path, monkeypatch, 8, checkpoint_every_epochs=-1.0)
+def test_cadence_in_both_epochs_and_steps_is_a_user_error(tmp_path, monkeypatch):
   with pytest.raises(errors.UserError, match="log_every_epochs=1.0 and log_every_steps=50 both set"):
     _run(tmp_path, monkeypatch, 8, log_every_epochs=1.0)  # the default log_every_steps is 50

@@ -51,7 +51,8 @@ def _free_port():
 
 def _train(workdir, processes, epochs):
   args = ["--config", "configs/lenet5.py", "--workdir", str(workdir), f"--config.num_epochs={epochs}",
-          "--config.batch_size=64", "--config.steps_per_call=1", "--config.checkpoint_every_steps=1000"]
+          "--config.batch_size=64", "--config.steps_per_call=1", "--config.checkpoint_every_epochs=0",
+          "--config.checkpoint_every_steps=1000"]
   env = {**os.environ, "JAX_PLATFORMS": "cpu", "XLA_FLAGS": f"--xla_force_host_platform_device_count={8 // processes}"}
   port = _free_port()
   procs = [subprocess.Popen([sys.executable, "-m", "train.main", *args] + (

@@ -23,8 +23,6 @@ def largest_divisor_at_most(n: int, k: int) -> int:
 
 def _cadence(what: str, epochs: float, steps: int, steps_per_epoch: int) -> int:
   """Steps between two logs or saves: `epochs` of this run's epochs, or `steps` (both 0: off)."""
-  if epochs < 0:
-    raise errors.UserError(f"{what}_every_epochs={epochs}; accepted: 0 (use {what}_every_steps) or > 0")
   if epochs > 0 and steps > 0:
     raise errors.UserError(f"{what}_every_epochs={epochs} and {what}_every_steps={steps} both set; accepted: one "
                            f"of them, the other 0")
