@@ -68,8 +68,6 @@ def get_config(arg=None):
   c.export_deploy = True
   c.log_every_steps = 0             # a train line at every epoch end
   c.checkpoint_every_epochs, c.checkpoint_every_steps = 10, 0
-  c.log_every_steps = 0             # a train line at every epoch end
-  c.checkpoint_every_epochs, c.checkpoint_every_steps = 10, 0
   if arg in ("imagenet", "cifar10"):
     recipe(c, arg)
   return defaults.locked(c)
@@ -88,12 +86,13 @@ def recipe(c, dataset: str) -> None:
     c.aug.crop, c.aug.interpolation, c.aug.crop_pct = "random_resized", "bicubic", 0.875
     c.num_epochs, c.batch_size, c.learning_rate = 300, 1024, 3.5e-3
     c.ema_decay = 0.99996
-    c.hparams.act_lambda.decay_epochs = 100
+    c.scheduled_args.act_lambda.decay_epochs = 100
     c.steps_per_call, c.log_every_steps, c.checkpoint_every_steps = 8, 100, 2000
     c.checkpoint_every_epochs = 0
   else:
     c.dataset, c.image_size = "cifar10", 32
     c.aug.crop = "pad"
     c.num_epochs, c.batch_size, c.learning_rate, c.weight_decay = 200, 400, 5e-3, 0.05
-    c.hparams.act_lambda.decay_epochs = 66
+    c.scheduled_args.act_lambda.decay_epochs = 66
     c.steps_per_call, c.log_every_steps, c.checkpoint_every_steps = 5, 125, 1250
+    c.checkpoint_every_epochs = 0
