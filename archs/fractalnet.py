@@ -5,7 +5,7 @@ A block with C columns is the fractal f_{C}(z) = join(f_{C-1}(f_{C-1}(z)), conv(
 wherever columns meet. Each conv unit is Conv -> Dropout -> BN -> ReLU (paper / gustavla/fractalnet;
 `dropout_last=True` is imgclsmob's Conv -> BN -> ReLU -> Dropout). 2x2 max-pool after every block.
 
-Drop-path (training only; the 'dropout' RNG stream), one draw per mini-batch as in the paper:
+Drop-path (training only; the 'batch_dropout' RNG stream, else 'dropout'), one draw per mini-batch as in the paper:
 - local: every join drops each input with probability `local_drop_rate` (0.15), keeping at least one
   (a random input is revived when all are dropped);
 - global: one column, drawn for the whole network (`global_scope="network"`, paper, default) or
@@ -21,6 +21,7 @@ import jax
 import jax.numpy as jnp
 
 from archs.layers.activations import relu
+from archs.layers.stochastic_depth import batch_rng
 from archs.registry import register_model
 
 
@@ -63,8 +64,8 @@ class FractalBlock(nn.Module):
   def _join_weights(self, columns, global_column, use_global):
     """0/1 weight per joined column: the global column alone, or a local draw with one revived if all die."""
     n = len(columns)
-    keep = jax.random.bernoulli(self.make_rng("dropout"), 1.0 - self.local_drop_rate, (n,))
-    revive = jax.random.randint(self.make_rng("dropout"), (), 0, n)
+    keep = jax.random.bernoulli(batch_rng(self), 1.0 - self.local_drop_rate, (n,))
+    revive = jax.random.randint(batch_rng(self), (), 0, n)
     local = jnp.where(jnp.any(keep), keep, jnp.arange(n) == revive)
     global_ = jnp.asarray(columns) == global_column
     return jnp.where(use_global, global_, local)
@@ -107,13 +108,13 @@ class FractalNet(nn.Module):
       raise ValueError(f"widths {self.widths} and drop_rates {self.drop_rates} differ in length")
     use_global, global_column = False, None
     if train:
-      use_global = jax.random.bernoulli(self.make_rng("dropout"), self.global_drop_ratio)
-      global_column = jax.random.randint(self.make_rng("dropout"), (), 0, self.num_columns)
+      use_global = jax.random.bernoulli(batch_rng(self), self.global_drop_ratio)
+      global_column = jax.random.randint(batch_rng(self), (), 0, self.num_columns)
     x = x.astype(self.dtype)
     stages = []
     for i, (width, rate) in enumerate(zip(self.widths, self.drop_rates)):
       if train and self.global_scope == "block" and i > 0:
-        global_column = jax.random.randint(self.make_rng("dropout"), (), 0, self.num_columns)
+        global_column = jax.random.randint(batch_rng(self), (), 0, self.num_columns)
       x = FractalBlock(width, self.num_columns, rate, self.local_drop_rate, self.dropout_last, self.dtype,
                        name=f"block{i + 1}")(x, train, global_column, use_global)
       x = nn.max_pool(x, (2, 2), (2, 2))

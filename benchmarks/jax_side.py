@@ -12,7 +12,7 @@ from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
 import archs
 from archs import costs
-from train import step as step_lib, tasks, tasks_sequence
+from train import step as step_lib, tasks
 
 # Peak dense bf16 FLOP/s per chip (vendor data sheets; H100/H200 SXM, A100 SXM). MFU is left out elsewhere.
 PEAK_BF16_FLOPS = {"H200": 989e12, "H100": 989e12, "A100": 312e12, "TPU v6": 918e12, "TPU v5 lite": 197e12,
@@ -70,8 +70,8 @@ def measure(name: str, overrides: dict, *, batch: int, image: int, seq_len: int,
     channels = 0
   model = archs.create_model(name, **overrides, **fields)
   vocab_size = getattr(model, "vocab_size", 0)
-  task = {"image": tasks.ClassificationTask, "tokens": tasks_sequence.LanguageModelTask,
-          "seq2seq": tasks_sequence.Seq2SeqTask}[kind]()
+  task = {"image": tasks.ClassificationTask, "tokens": tasks.LanguageModelTask,
+          "seq2seq": tasks.Seq2SeqTask}[kind]()
   device = jax.local_devices()[0]
   host_batch = synthetic_batch(kind, steps_per_call, batch, image, channels, seq_len, num_classes, vocab_size)
   mesh = Mesh(np.array([device]), (step_lib.AXIS,))

@@ -13,7 +13,6 @@ def get_config(arg=None):
   c.model = "gcn_tiny"               # 34 -> 16 -> 2, ReLU, dropout 0.5
   c.task = "graph"
   c.task_kwargs = {"graph": "karate", "steps_per_epoch": 10}
-  c.dataset = "karate"
   c.num_epochs = 20                  # 20 x 10 = 200 steps
   c.batch_size = 1                   # one graph per step (a multiple of the device count on N devices)
   c.steps_per_call = 10

@@ -30,5 +30,7 @@ def get_config(arg=None):
     c.dataset, c.image_size, c.image_channels = "digits", 32, 1
     c.num_epochs, c.batch_size, c.learning_rate = 10, 64, 0.01
     c.schedule.name, c.schedule.warmup_epochs = "warmup_cosine", 1.0
-    c.steps_per_call, c.log_every_steps, c.checkpoint_every_steps = 11, 22, 220
+    c.steps_per_call, c.log_every_steps = 11, 0
+    c.checkpoint_every_epochs, c.checkpoint_every_steps = 10, 0
+    c.checkpoint_every_epochs, c.checkpoint_every_steps = 10, 0
   return defaults.locked(c)

@@ -21,6 +21,6 @@ def get_config(arg=None):
   c.learning_rate = 2e-3
   c.schedule.name = "cosine"
   c.weight_decay = 5e-4
-  c.log_every_steps = 44
+  c.log_every_steps = 0             # a train line at every epoch end
   c.checkpoint_every_steps = 0
   return defaults.locked(c)

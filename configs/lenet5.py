@@ -20,8 +20,8 @@ def get_config(arg=None):
   c.learning_rate = 0.05
   c.schedule.name = "cosine"
   c.weight_decay = 5e-4
-  c.log_every_steps = 22
-  c.checkpoint_every_steps = 110  # every 5 epochs, and at the end
+  c.log_every_steps = 0             # a train line at every epoch end
+  c.checkpoint_every_epochs, c.checkpoint_every_steps = 5, 0  # and at the end
   c.model_kwargs = {"activation": "scaled_tanh", "pool": "avg"}
   if arg == "relu":
     c.model_kwargs = {"activation": "relu", "pool": "max"}

@@ -16,7 +16,6 @@ def get_config(arg=None):
   c.task = "parity"
   c.task_kwargs = {"n_elems": 8, "train_examples": 32768, "eval_examples": 2048, "lambda_p": 0.2, "beta": 0.01,
                    "kl_direction": "forward", "renormalize_prior": True}
-  c.dataset = "parity"
   c.num_epochs = 40                  # 10240 steps; eval accuracy passes 95% near step 3600
   c.batch_size = 128
   c.eval_batch_size = 1024

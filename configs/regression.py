@@ -17,7 +17,6 @@ def get_config(arg=None):
   c.model = f"{kind}_regression"
   c.task = "regression"
   c.task_kwargs = {"kind": kind}
-  c.dataset = "digits" if kind == "softmax" else "synthetic_regression"
   c.image_size, c.image_channels = 8, 1
   c.num_epochs = 20
   c.batch_size = 64

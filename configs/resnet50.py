@@ -50,7 +50,9 @@ def get_config(arg=None):
     c.dataset, c.image_size = "digits", 32
     c.num_epochs, c.batch_size = 5, 64
     c.schedule.name = "cosine"
-    c.steps_per_call, c.log_every_steps, c.checkpoint_every_steps = 11, 22, 110
+    c.steps_per_call, c.log_every_steps = 11, 0
+    c.checkpoint_every_epochs, c.checkpoint_every_steps = 5, 0
+    c.checkpoint_every_epochs, c.checkpoint_every_steps = 5, 0
   c.learning_rate = 0.1 * c.batch_size / 256  # linear scaling rule (Goyal et al. 2017)
   return defaults.locked(c)
 

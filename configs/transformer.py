@@ -1,7 +1,7 @@
 """Transformer (encoder-decoder) on the embedded seq2seq task: reverse digit strings of length 1..10.
 
   python -m train.main --config configs/transformer.py --workdir /tmp/transformer
-Eval exact-match uses greedy decoding with the key/value cache (train/tasks_sequence.py), not teacher forcing.
+Eval exact-match uses greedy decoding with the key/value cache (train/tasks/seq2seq.py), not teacher forcing.
 Presets: `configs/transformer.py:copy|reverse|sort` (the task; default reverse). `:paper` is the paper's recipe
 (Vaswani et al. 2017, Sec. 5.3-5.4) on the reverse task: post-LN, dropout 0.1, label smoothing 0.1, Adam(0.9, 0.98,
 1e-9), lr = d_model^-0.5 min(n^-0.5, n warmup^-1.5) with 4000 warmup steps, 100k steps (782 epochs here: long).
@@ -17,7 +17,6 @@ def get_config(arg=None):
   c.task = "seq2seq"
   c.task_kwargs = {"kind": arg if arg in ("copy", "sort") else "reverse", "min_len": 1, "max_len": 10, "train_examples": 16384,
                    "eval_examples": 1024}
-  c.dataset = "seq2seq"              # recorded in summary.json; the task makes its own data
   c.num_epochs = 12
   c.batch_size = 128
   c.eval_batch_size = 512

@@ -1,11 +1,11 @@
 """Every test process sees 8 fake CPU devices, so multi-device code is tested without hardware."""
 import importlib.util
-import os
 
-os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "") + " --xla_force_host_platform_device_count=8").strip()
+import chex
+import jax
+import pytest
 
-import jax  # noqa: E402  (after XLA_FLAGS)
-import pytest  # noqa: E402
+chex.set_n_cpu_devices(8)  # before any JAX operation; sets XLA_FLAGS, so subprocesses see 8 devices too
 
 jax.config.update("jax_platforms", "cpu")
 

@@ -30,7 +30,8 @@ from faults import DAMAGES  # noqa: E402
 def command(workdir):
   return [sys.executable, "-m", "train.main", "--config", "configs/lenet5.py", "--workdir", str(workdir),
           "--config.num_epochs=1", "--config.batch_size=32", "--config.num_devices=2", "--config.steps_per_call=1",
-          "--config.checkpoint_every_steps=4", "--config.log_every_steps=4", "--config.keep_checkpoints=3"]
+          "--config.checkpoint_every_epochs=0", "--config.checkpoint_every_steps=4", "--config.log_every_steps=4",
+          "--config.keep_checkpoints=3"]
 
 
 def run(workdir, kill_after=None, signum=signal.SIGKILL):

@@ -16,6 +16,7 @@ IMAGE_CONFIGS = {"lenet5": [None, "relu"], "resnet50": [None, "imagenet", "rs0",
 # Built and run by tests/test_tasks_*.py; checked here for keys and names.
 TASK_CONFIGS = {"transformer": [None, "copy", "reverse", "sort", "paper"], "lstm": [None], "tnn": [None],
                 "retnet": [None, "parallel", "chunkwise", "recurrent"],
+                "char_lm": [None, "lstm", "tnn", "retnet", "retnet_parallel", "retnet_chunkwise", "retnet_recurrent"],
                 "pondernet": [None, "paper"], "gcn": [None], "regression": [None, "linear", "logistic", "softmax"]}
 
 
@@ -30,6 +31,9 @@ def check_config(c, where):
   assert c.optimizer.name in optim.OPTIMIZERS and c.schedule.name in optim.SCHEDULES, where
   # The graph task's batch is copies of its one graph: 1 on one device (on N devices, --config.batch_size=N).
   assert c.batch_size % 8 == 0 or c.task == "graph", f"{where}: global batch {c.batch_size} not divisible by 8"
+  for what in ("log", "checkpoint"):
+    assert not (c[f"{what}_every_epochs"] > 0 and c[f"{what}_every_steps"] > 0), \
+        f"{where}: {what} cadence set both in epochs and in steps; the trainer refuses that"
   with pytest.raises(AttributeError):
     c.not_a_key = 1  # locked
 
@@ -54,3 +58,10 @@ def test_image_config_is_valid_and_builds_its_model(name, presets):
 def test_unknown_preset_is_an_error():
   with pytest.raises(Exception, match="preset"):
     defaults.load_config("vgg16", "nope")
+
+
+@pytest.mark.parametrize("old,preset", [("lstm", None), ("tnn", None), ("retnet", None), ("retnet", "chunkwise")])
+def test_former_char_lm_config_names_are_char_lm_presets(old, preset):
+  new = f"{old}_{preset}" if preset else old
+  assert defaults.load_config(old, preset).to_dict() == defaults.load_config("char_lm", new).to_dict(), \
+      f"configs/{old}.py:{preset} should equal configs/char_lm.py:{new}"

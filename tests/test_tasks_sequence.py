@@ -8,8 +8,9 @@ import numpy as np
 import pytest
 
 import archs
-from train import defaults, errors, text_data, trainer
-from train.tasks_sequence import LanguageModelTask, Seq2SeqTask, decoded_metrics
+from train import defaults, errors, tasks, text_data, trainer
+from train.tasks import LanguageModelTask, Seq2SeqTask
+from train.tasks.seq2seq import decoded_metrics
 
 
 def _digits(row):
@@ -153,6 +154,17 @@ def test_lm_trainer_run_reports_perplexity_and_unigram_baseline(tmp_path):
   np.testing.assert_allclose(written["eval_perplexity"], np.exp(written["eval_loss"]), rtol=1e-6)
   # The unigram perplexity of English-like characters lies between 1 and the vocabulary size.
   assert 1.0 < written["eval_unigram_perplexity"] < 30.0
+  assert written["dataset"] == "grammar_corpus", "the LM task names its own data"
+  assert written["train_examples_per_sec"] > 0
+  np.testing.assert_allclose(written["train_tokens_per_sec"], 16 * written["train_examples_per_sec"], rtol=1e-9,
+                             err_msg="an LM example is seq_len = 16 tokens")
+
+
+def test_a_task_with_its_own_data_refuses_config_dataset():
+  config = defaults.load_config("lstm")
+  config.dataset = "tfds:cifar10"
+  with pytest.raises(errors.UserError, match="'tfds:cifar10'.*'lm' makes its own data"):
+    tasks.create_task(config)
 
 
 def test_task_kwargs_are_overridable_from_the_command_line(monkeypatch):

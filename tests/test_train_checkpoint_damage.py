@@ -77,6 +77,7 @@ def test_a_run_whose_last_checkpoint_is_damaged_ends_as_it_did(tmp_path):
   config = defaults.load_config("lenet5")
   config.num_epochs, config.batch_size, config.num_devices = 1, 64, 1
   config.steps_per_call, config.checkpoint_every_steps, config.keep_checkpoints = 1, 7, 3
+  config.checkpoint_every_epochs = 0
   first = trainer.train_and_evaluate(config, str(tmp_path))
   directory = tmp_path / "checkpoints"
   newest = max(int(d) for d in os.listdir(directory) if d.isdigit())

@@ -5,6 +5,7 @@ import subprocess
 import sys
 import textwrap
 
+import chex
 import numpy as np
 import pytest
 
@@ -53,7 +54,8 @@ def test_digits_split_and_normalization():
   train, test, info = data.image_classification(c)
   assert (len(train), len(test), info["num_classes"]) == (1437, 360, 10)
   images = train.arrays["image"]
-  assert images.shape == (1437, 16, 16, 3) and images.dtype == np.float32
+  chex.assert_shape(images, (1437, 16, 16, 3))
+  chex.assert_type(images, np.float32)
   assert abs(images.mean()) < 1e-4 and abs(images.std() - 1) < 1e-4, "train images normalized to mean 0, std 1"
   assert sorted(set(test.arrays["label"].tolist())) == list(range(10))
 

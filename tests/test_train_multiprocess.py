@@ -49,10 +49,12 @@ def _free_port():
     return s.getsockname()[1]
 
 
-def _train(workdir, processes, epochs):
+def _train(workdir, processes, epochs, devices=8, *extra):
   args = ["--config", "configs/lenet5.py", "--workdir", str(workdir), f"--config.num_epochs={epochs}",
-          "--config.batch_size=64", "--config.steps_per_call=1", "--config.checkpoint_every_steps=1000"]
-  env = {**os.environ, "JAX_PLATFORMS": "cpu", "XLA_FLAGS": f"--xla_force_host_platform_device_count={8 // processes}"}
+          "--config.batch_size=64", "--config.steps_per_call=1", "--config.checkpoint_every_epochs=0",
+          "--config.checkpoint_every_steps=1000", *extra]
+  env = {**os.environ, "JAX_PLATFORMS": "cpu",
+         "XLA_FLAGS": f"--xla_force_host_platform_device_count={devices // processes}"}
   port = _free_port()
   procs = [subprocess.Popen([sys.executable, "-m", "train.main", *args] + (
       [f"--coordinator_address=127.0.0.1:{port}", f"--num_processes={processes}", f"--process_id={p}"]
@@ -91,3 +93,13 @@ def test_distributed_without_a_cluster_is_one_line(monkeypatch):
     monkeypatch.delenv(name, raising=False)
   with pytest.raises(errors.UserError, match="cannot join the multi-process run .*coordinator_address"):
     distributed.initialize(True)
+
+
+@pytest.mark.slow
+def test_two_processes_using_some_of_their_devices_equal_one(tmp_path):
+  # pmap maps over the first num_devices local devices of EVERY process (step.pmap_devices): 2 processes x 2 of
+  # their 4 devices are the same 4-device run as 1 process x 4.
+  two = _train(tmp_path / "two", 2, 1, 8, "--config.num_devices=2")
+  one = _train(tmp_path / "one", 1, 1, 4)
+  assert two["num_devices"] == one["num_devices"] == 4 and two["steps"] == one["steps"] == 22
+  np.testing.assert_allclose(two["eval_loss"], one["eval_loss"], rtol=1e-5)

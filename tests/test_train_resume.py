@@ -6,6 +6,7 @@ import subprocess
 import sys
 import time
 
+import chex
 import jax
 import numpy as np
 import orbax.checkpoint as ocp
@@ -17,7 +18,7 @@ TOTAL_STEPS = 88  # 2 epochs x 1437 // 32
 def _command(workdir):
   return [sys.executable, "-m", "train.main", "--config", "configs/lenet5.py", "--workdir", str(workdir),
           "--config.num_epochs=2", "--config.batch_size=32", "--config.num_devices=2",
-          "--config.steps_per_call=11", "--config.checkpoint_every_steps=11", "--config.log_every_steps=11",
+          "--config.steps_per_call=11", "--config.checkpoint_every_epochs=0", "--config.checkpoint_every_steps=11", "--config.log_every_steps=11",
           "--config.keep_checkpoints=2"]
 
 
@@ -56,8 +57,8 @@ def test_sigkill_and_restart_equals_uninterrupted(tmp_path):
   assert resumed["steps"] == straight["steps"] == TOTAL_STEPS
   assert resumed["eval_loss"] == straight["eval_loss"], "eval loss of the resumed run should be bit-identical"
   assert resumed["eval_accuracy"] == straight["eval_accuracy"]
-  for a, b in zip(jax.tree.leaves(_final_params(killed)), jax.tree.leaves(_final_params(unbroken))):
-    np.testing.assert_array_equal(a, b, err_msg="final params of the resumed run should equal the unbroken run's")
+  chex.assert_trees_all_equal(_final_params(killed), _final_params(unbroken),
+                              custom_message="final params of the resumed run should equal the unbroken run's")
 
   events = [json.loads(l) for l in (killed / "metrics.jsonl").read_text().splitlines()]
   keys = [(e["kind"], e["step"]) for e in events]

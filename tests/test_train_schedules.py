@@ -1,34 +1,35 @@
-"""Scheduled hyperparameters, learning-rate schedules and the weight-decay mask."""
+"""Scheduled arguments, learning-rate schedules and the weight-decay mask."""
 import math
 
+import chex
 import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from train import defaults, hparams, optim
+from train import defaults, optim, scheduled_args
 
 
 def test_deep_training_lambda_linear():
   for epoch, expected in [(0, 0.0), (50, 0.5), (100, 1.0), (150, 1.0)]:
-    assert hparams.deep_training_lambda(epoch, 100, "linear") == pytest.approx(expected), f"linear lam({epoch})"
+    assert scheduled_args.deep_training_lambda(epoch, 100, "linear") == pytest.approx(expected), f"linear lam({epoch})"
 
 
 def test_deep_training_lambda_cosine():
-  assert hparams.deep_training_lambda(50, 100, "cosine") == pytest.approx(0.5)
-  assert hparams.deep_training_lambda(25, 100, "cosine") == pytest.approx(0.5 * (1 - math.cos(math.pi / 4)))
-  assert hparams.deep_training_lambda(25, 100, "cosine") == pytest.approx(0.1464, abs=1e-4)
-  assert hparams.deep_training_lambda(100, 100, "cosine") == 1.0
+  assert scheduled_args.deep_training_lambda(50, 100, "cosine") == pytest.approx(0.5)
+  assert scheduled_args.deep_training_lambda(25, 100, "cosine") == pytest.approx(0.5 * (1 - math.cos(math.pi / 4)))
+  assert scheduled_args.deep_training_lambda(25, 100, "cosine") == pytest.approx(0.1464, abs=1e-4)
+  assert scheduled_args.deep_training_lambda(100, 100, "cosine") == 1.0
 
 
 def test_lambda_constant_within_epoch_unless_per_step():
   spec = {"kind": "deep_training", "decay_epochs": 4, "shape": "linear", "per_step": False}
-  per_epoch = hparams.HParams({"act_lambda": spec}, steps_per_epoch=10)
+  per_epoch = scheduled_args.ScheduledArgs({"act_lambda": spec}, steps_per_epoch=10)
   np.testing.assert_allclose(per_epoch.values(10, 10)["act_lambda"], np.full(10, 0.25),
                              err_msg="epoch 1 of 4: lambda 0.25 at every step")
-  per_step = hparams.HParams({"act_lambda": {**spec, "per_step": True}}, steps_per_epoch=10)
+  per_step = scheduled_args.ScheduledArgs({"act_lambda": {**spec, "per_step": True}}, steps_per_epoch=10)
   np.testing.assert_allclose(per_step.values(10, 2)["act_lambda"], [0.25, 0.275], rtol=1e-6,
                              err_msg="per_step: fractional epoch 1.0 and 1.1 of 4")
-  assert per_step.values(10, 3)["act_lambda"].dtype == np.float32
+  chex.assert_type(per_step.values(10, 3)["act_lambda"], np.float32)
 
 
 def _config(name, **schedule):

@@ -15,7 +15,7 @@ TOTAL_STEPS = 44  # 1 epoch x 1437 // 32
 def _command(workdir):
   return [sys.executable, "-m", "train.main", "--config", "configs/lenet5.py", "--workdir", str(workdir),
           "--config.num_epochs=1", "--config.batch_size=32", "--config.num_devices=2", "--config.steps_per_call=1",
-          "--config.checkpoint_every_steps=1000", "--config.log_every_steps=3"]
+          "--config.checkpoint_every_epochs=0", "--config.checkpoint_every_steps=1000", "--config.log_every_steps=3"]
 
 
 def _interrupt(workdir, signum):

@@ -10,7 +10,8 @@ BAD = {  # key -> a bad value (each must be refused naming the key and the value
     "batch_size": 0, "eval_batch_size": -8, "num_epochs": 0, "seed": -1, "steps_per_call": 0,
     "num_devices": -1, "image_size": 0, "image_channels": 0, "num_classes": -3, "learning_rate": -0.1,
     "weight_decay": -1e-4, "grad_clip_norm": -1.0, "ema_decay": 1.5, "label_smoothing": 2.0,
-    "keep_checkpoints": 0, "log_every_steps": -1, "checkpoint_every_steps": -5,
+    "keep_checkpoints": 0, "log_every_steps": -1, "checkpoint_every_steps": -5, "log_every_epochs": -0.5,
+    "checkpoint_every_epochs": -1.0,
     "optimizer.momentum": 1.0, "optimizer.eps": 0.0, "schedule.warmup_epochs": -1.0,
     "schedule.decay_factor": 0.0, "synthetic_examples": 0,
 }

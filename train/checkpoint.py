@@ -1,6 +1,6 @@
 """Orbax checkpoints of the single replicated TrainState in WORKDIR/checkpoints.
 
-Rules: saves every `checkpoint_every_steps` (at call boundaries) and at the end; keeps the newest
+Rules: saves every `checkpoint_every_epochs` or `checkpoint_every_steps` (at call boundaries) and at the end; keeps the newest
 `keep_checkpoints`; a run restarts automatically from the newest checkpoint in its workdir. Orbax writes each
 step into a temporary directory and renames it when complete, so a kill during a save leaves the last good
 checkpoint intact. Saves are synchronous: the next step donates (deletes) the state's buffers.
@@ -156,7 +156,3 @@ def save_variables(path: str, variables) -> None:
   with ocp.StandardCheckpointer() as ckptr:
     ckptr.save(os.path.abspath(path), variables, force=True)
 
-
-def load_variables(path: str, abstract=None):
-  with ocp.StandardCheckpointer() as ckptr:
-    return ckptr.restore(os.path.abspath(path), abstract)

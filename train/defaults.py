@@ -1,7 +1,7 @@
 """Every setting of the training program, with its default. Configs start from `base_config()`.
 
 The returned ConfigDict is locked: a key that is not here is an error (a typo never goes unnoticed).
-`model_kwargs`, `task_kwargs` and `hparams` hold model/task-specific entries; a config declares the ones it uses.
+`model_kwargs`, `task_kwargs` and `scheduled_args` hold model/task-specific entries; a config declares the ones it uses.
 """
 from __future__ import annotations
 
@@ -21,13 +21,13 @@ def base_config() -> ml_collections.ConfigDict:
   c.model = "lenet5"
   c.model_kwargs = ml_collections.ConfigDict()  # overrides for archs.create_model (drop_path_rate, ...)
   c.task = "classification"                      # classification | seq2seq | lm | parity | graph | regression
-  c.task_kwargs = ml_collections.ConfigDict()    # task-specific options (train/tasks_sequence.py, tasks_misc.py)
+  c.task_kwargs = ml_collections.ConfigDict()    # task-specific options (train/tasks/*.py)
   c.dtype = "float32"                            # compute dtype; parameters stay float32
   c.aux_loss_weight = 0.3                        # weight of each sown 'aux_logits' loss (GoogLeNet)
   c.label_smoothing = 0.0
   c.init_from = ""                               # reference checkpoint to start from (archs.load_pretrained source)
   # Data.
-  c.dataset = "digits"                           # digits | synthetic | tfds:<name> (e.g. tfds:cifar10)
+  c.dataset = "digits"                           # image tasks: digits | synthetic | tfds:<name> (e.g. tfds:cifar10)
   c.data_dir = ""                                # TFDS data_dir ('' = TFDS default)
   c.train_split, c.eval_split = "train", "test"  # TFDS split names (imagenet2012: validation)
   c.image_size = 32
@@ -65,11 +65,14 @@ def base_config() -> ml_collections.ConfigDict:
   c.weight_decay = 0.0                           # skips params with ndim <= 1 (biases, norm scales)
   c.grad_clip_norm = 0.0                         # 0 = off
   c.ema_decay = 0.0                              # 0 = off; evaluation uses the EMA (params and BN statistics)
-  # Scheduled hyperparameters, passed to the model's __call__ as keyword arguments (train/hparams.py), e.g.
+  # Scheduled arguments: keyword arguments of the model's __call__ that follow a schedule (train/scheduled_args.py), e.g.
   # {'act_lambda': {'kind': 'deep_training', 'decay_epochs': 100, 'shape': 'linear', 'per_step': False}}.
-  c.hparams = ml_collections.ConfigDict()
-  # Logs and checkpoints.
+  c.scheduled_args = ml_collections.ConfigDict()
+  # Logs and checkpoints: every N epochs of this run (may be fractional) or every N steps; set one, the other 0.
+  # A train line is also written at every epoch end; 0 and 0 checkpoints at every epoch end (always at the end).
+  c.log_every_epochs = 0.0
   c.log_every_steps = 50
+  c.checkpoint_every_epochs = 0.0
   c.checkpoint_every_steps = 500
   c.keep_checkpoints = 2
   c.export_deploy = False                        # save + evaluate archs' deploy form at the end (VanillaNet)
@@ -100,10 +103,10 @@ def locked(c: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
 
 
 def check_keys(config, reference=None, path="") -> None:
-  """Every key of `config` exists in the base config (the contents of model_kwargs, task_kwargs and hparams are free)."""
+  """Every key of `config` exists in the base config (the contents of model_kwargs, task_kwargs and scheduled_args are free)."""
   reference = base_config() if reference is None else reference
   for key in config.keys():
     if key not in reference:
       raise errors.unknown("config key", f"{path}{key}", [f"{path}{k}" for k in reference.keys()])
-    if isinstance(reference[key], ml_collections.ConfigDict) and f"{path}{key}" not in ("model_kwargs", "task_kwargs", "hparams"):
+    if isinstance(reference[key], ml_collections.ConfigDict) and f"{path}{key}" not in ("model_kwargs", "task_kwargs", "scheduled_args"):
       check_keys(config[key], reference[key], f"{path}{key}.")

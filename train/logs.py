@@ -54,7 +54,7 @@ class Logger:
 
 
 class Progress:
-  """`step 120/900 epoch 2/15 loss 0.4123 1234 img/s ETA 0:00:42` lines on stderr."""
+  """`step 120/900 epoch 2/15 loss 0.4123 1234 ex/s ETA 0:00:42` lines on stderr (sequence tasks: tok/s)."""
 
   def __init__(self, total_steps: int, steps_per_epoch: int, enabled: bool = True):
     self.total, self.spe, self.enabled = total_steps, steps_per_epoch, enabled
@@ -63,11 +63,13 @@ class Progress:
   def start(self, step: int) -> None:
     self.t0, self.step0 = time.perf_counter(), step
 
-  def update(self, step: int, loss: float, images_per_sec: float) -> None:
+  def update(self, step: int, loss: float, examples_per_sec: float, tokens_per_example: int = 0) -> None:
     if not self.enabled:
       return
     done = step - self.step0
     eta = (time.perf_counter() - self.t0) / done * (self.total - step) if done > 0 else 0.0
     eta = time.strftime("%H:%M:%S", time.gmtime(eta))
+    rate = (f"{examples_per_sec * tokens_per_example:.0f} tok/s" if tokens_per_example
+            else f"{examples_per_sec:.0f} ex/s")
     print(f"step {step}/{self.total} epoch {(step - 1) // self.spe + 1}/{-(-self.total // self.spe)} "
-          f"loss {loss:.4f} {images_per_sec:.0f} img/s ETA {eta}", file=sys.stderr, flush=True)
+          f"loss {loss:.4f} {rate} ETA {eta}", file=sys.stderr, flush=True)

@@ -15,6 +15,7 @@ from train import errors, interrupt
 
 _CONFIG = config_flags.DEFINE_config_file("config", None, "Config file, e.g. configs/lenet5.py[:arg].",
                                           lock_config=True)
+FREE_FORM = ("model_kwargs", "task_kwargs", "scheduled_args")  # their keys are the config file's, not the base's
 _WORKDIR = flags.DEFINE_string("workdir", None, "Directory for checkpoints, logs and summary.json.")
 _COORDINATOR = flags.DEFINE_string("coordinator_address", None, "Multi-process runs: host:port of process 0.")
 _NUM_PROCESSES = flags.DEFINE_integer("num_processes", None, "Multi-process runs: number of processes.")
@@ -30,7 +31,7 @@ def _unknown_override(argv) -> errors.UserError | None:
       continue
     node, path = base, ""
     for key in arg[len("--config."):].split("=", 1)[0].split("."):
-      if path.rstrip(".") in ("model_kwargs", "task_kwargs", "hparams") or not hasattr(node, "keys"):
+      if path.rstrip(".") in FREE_FORM or not hasattr(node, "keys"):
         break
       if key not in node:
         return errors.unknown("config key", f"{path}{key}", [f"{path}{k}" for k in node.keys()])
@@ -41,22 +42,40 @@ def _unknown_override(argv) -> errors.UserError | None:
 def parse(argv):
   try:
     flags.FLAGS(argv)
-    if _WORKDIR.value is None:
-      raise errors.UserError("--workdir is required; accepted: a directory path")
-    config = _CONFIG.value
-    try:
-      config.keys()  # a config file that failed to load raises here
-    except OSError as e:
-      reason = str(e).strip().splitlines()[-1].strip()
-      raise errors.UserError(f"cannot load --config {flags.FLAGS['config'].config_filename!r}: {reason}; "
-                             f"accepted: a Python file with get_config(arg=None)") from None
-    return config, _WORKDIR.value
-  except (flags.Error, AttributeError, KeyError, TypeError, ValueError, OSError) as e:
-    if isinstance(e, errors.UserError):
+  except (flags.Error, AttributeError, KeyError) as e:
+    # A bad flag or value (flags.Error) or an override of a key the config lacks (ml_collections raises
+    # AttributeError / KeyError) is the user's; the same exceptions raised by the config file's code are bugs.
+    if _raised_in_get_config(e):
       raise
+    free_form = [a.split("=", 1)[0] for a in argv[1:] if a.startswith(tuple(f"--config.{d}." for d in FREE_FORM))]
+    if isinstance(e, (AttributeError, KeyError)) and free_form and not _unknown_override(argv):
+      raise errors.UserError(f"{free_form[0]}: the config file sets no key {str(e).strip(chr(34))}; accepted: keys "
+                             f"the config file sets (a new key goes in the file)") from None
     raise _unknown_override(argv) or errors.UserError(
         f"bad flags: {' '.join(str(e).split())}; accepted: --config FILE.py[:arg] --workdir DIR "
         f"--config.KEY=VALUE") from None
+  if _WORKDIR.value is None:
+    raise errors.UserError("--workdir is required; accepted: a directory path")
+  config = _CONFIG.value
+  try:
+    config.keys()  # a config file that failed to load raises here
+  except OSError as e:
+    reason = str(e).strip().splitlines()[-1].strip()
+    raise errors.UserError(f"cannot load --config {flags.FLAGS['config'].config_filename!r}: {reason}; "
+                           f"accepted: a Python file with get_config(arg=None)") from None
+  return config, _WORKDIR.value
+
+
+def _raised_in_get_config(e: BaseException) -> bool:
+  """Whether `e`, or an exception it wraps, was raised while a config file's get_config() ran."""
+  while e is not None:
+    tb = e.__traceback__
+    while tb is not None:
+      if tb.tb_frame.f_code.co_name == "get_config":
+        return True
+      tb = tb.tb_next
+    e = e.__cause__ or e.__context__
+  return False
 
 
 def main(argv=None) -> int:

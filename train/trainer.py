@@ -10,8 +10,8 @@ import jax.numpy as jnp
 import numpy as np
 
 import archs
-from train import (checkpoint, data, defaults, distributed, errors, hparams, init_from, interrupt, logs, optim,
-                   pipeline, step as step_lib, tasks, validate)
+from train import (checkpoint, data, defaults, distributed, errors, init_from, interrupt, logs, optim, pipeline,
+                   scheduled_args, step as step_lib, tasks, validate)
 
 DTYPES = {"float32": jnp.float32, "bfloat16": jnp.bfloat16}
 
@@ -19,6 +19,14 @@ DTYPES = {"float32": jnp.float32, "bfloat16": jnp.bfloat16}
 def largest_divisor_at_most(n: int, k: int) -> int:
   """K steps per call must divide the steps of an epoch: one compiled program, calls end at epoch ends."""
   return max(d for d in range(1, max(1, min(n, k)) + 1) if n % d == 0)
+
+
+def _cadence(what: str, epochs: float, steps: int, steps_per_epoch: int) -> int:
+  """Steps between two logs or saves: `epochs` of this run's epochs, or `steps` (both 0: off)."""
+  if epochs > 0 and steps > 0:
+    raise errors.UserError(f"{what}_every_epochs={epochs} and {what}_every_steps={steps} both set; accepted: one "
+                           f"of them, the other 0")
+  return max(1, round(epochs * steps_per_epoch)) if epochs > 0 else steps
 
 
 def _crossed(step: int, k: int, every: int) -> bool:
@@ -52,8 +60,8 @@ def train_and_evaluate(config, workdir: str) -> dict:
   local = jax.local_devices()
   if config.num_devices and not 0 < config.num_devices <= len(local):
     raise errors.UserError(f"num_devices={config.num_devices}; accepted: 0 (all) or 1..{len(local)}")
-  devices = local[:config.num_devices] if config.num_devices else None
-  num_devices = config.num_devices or len(local)
+  num_devices = config.num_devices or len(local)  # per process
+  devices = step_lib.pmap_devices(num_devices)
   for name in ("batch_size", "eval_batch_size"):
     size = config[name] or config.batch_size
     if size % (num_devices * process_count):
@@ -69,6 +77,7 @@ def train_and_evaluate(config, workdir: str) -> dict:
   train_source, eval_source, info = task.datasets(config, 0, 1)
   if process_count > 1:
     eval_source = data.Shard(eval_source, process_index, process_count)
+  tokens_per_example = task.tokens_per_example(train_source[0])
   steps_per_epoch = data.steps_per_epoch(train_source, config.batch_size)
   if steps_per_epoch == 0:
     raise errors.UserError(f"batch_size={config.batch_size} is larger than the {len(train_source)} training "
@@ -76,9 +85,12 @@ def train_and_evaluate(config, workdir: str) -> dict:
   k = largest_divisor_at_most(steps_per_epoch, config.steps_per_call)
   workers = pipeline.resolve_workers(config.data_workers, train_source)
   total_steps = config.num_epochs * steps_per_epoch
+  log_every = _cadence("log", config.log_every_epochs, config.log_every_steps, steps_per_epoch)
+  checkpoint_every = _cadence("checkpoint", config.checkpoint_every_epochs, config.checkpoint_every_steps,
+                              steps_per_epoch)
   num_eval = data.num_eval_batches(len(eval_source) * process_count, process_count, local_eval_batch)
 
-  # ---------------------------------------------------------------- model, optimizer, scheduled hyperparameters
+  # ---------------------------------------------------------------- model, optimizer, scheduled arguments
   model_kwargs = {**task.model_overrides(config, info), **init_from.model_options(config), **dict(config.model_kwargs),
                   "dtype": DTYPES[config.dtype]}
   try:
@@ -86,13 +98,15 @@ def train_and_evaluate(config, workdir: str) -> dict:
   except archs.UnknownModelError as e:
     raise errors.UserError(str(e)) from None
   tx, lr_schedule = optim.make_optimizer(config, steps_per_epoch)
-  schedules = hparams.HParams(config.hparams, steps_per_epoch)
+  schedules = scheduled_args.ScheduledArgs(config.scheduled_args, steps_per_epoch)
 
   # ---------------------------------------------------------------- shapes before allocating
   example = jax.tree.map(lambda x: np.asarray(x)[None], train_source[0])
   try:
     abstract = step_lib.abstract_state(task, model, tx, example, schedules.at(0), config.seed, config.ema_decay > 0)
   except (ValueError, TypeError) as e:
+    if not _rejects_input(e):
+      raise
     shapes = {k_: tuple(np.shape(v)) for k_, v in example.items()}
     raise errors.UserError(f"model {config.model!r} cannot take input {shapes}: "
                            f"{str(e).strip().splitlines()[0]}") from None
@@ -132,7 +146,7 @@ def train_and_evaluate(config, workdir: str) -> dict:
 
     # ---------------------------------------------------------------- loop
     pending, eval_results = [], None
-    timer_start, images, paused = None, 0, 0.0
+    timer_start, examples, paused = None, 0, 0.0
     epoch_ds, epoch_of_ds = None, None
     progress.start(step)
     while step < total_steps:
@@ -149,28 +163,28 @@ def train_and_evaluate(config, workdir: str) -> dict:
         jax.block_until_ready(metrics)
         timer_start = time.perf_counter()
       else:
-        images += k * config.batch_size
+        examples += k * config.batch_size
       epoch_end = step % steps_per_epoch == 0
-      save_now = _crossed(step, k, config.checkpoint_every_steps) or step == total_steps
-      if _crossed(step, k, config.log_every_steps) or epoch_end or save_now:
+      save_now = _crossed(step, k, checkpoint_every) or step == total_steps
+      if _crossed(step, k, log_every) or epoch_end or save_now:
         jax.block_until_ready(metrics)  # device time is train time; what follows (logs, eval, saves) is not
         t0 = time.perf_counter()
-        train_metrics = _flush(task, pending)  # raises DivergedError before anything is saved
+        train_metrics = _fetch_train_metrics(task, pending)  # raises DivergedError before anything is saved
         pending = []
         seconds = t0 - timer_start - paused
-        rate = images / seconds if seconds > 0 and images else 0.0
-        progress.update(step, train_metrics["loss"], rate)
+        rate = examples / seconds if seconds > 0 and examples else 0.0
+        progress.update(step, train_metrics["loss"], rate, tokens_per_example)
         logger.write("train", step, {**train_metrics, "learning_rate": float(lr_schedule(step - 1)),
-                                     "images_per_sec": rate, **_floats(schedules.at(step - 1))})
+                                     **_throughput(rate, tokens_per_example), **_floats(schedules.at(step - 1))})
         if epoch_end:
           eval_results = evaluate(p_eval, state.eval_variables(), step)
           logger.write("eval", step, {**eval_results, "epoch": step // steps_per_epoch})
-        if save_now or epoch_end and config.checkpoint_every_steps <= 0:
+        if save_now or epoch_end and checkpoint_every <= 0:
           ckpts.save(state)
         paused += time.perf_counter() - t0
       if stop.requested:  # SIGTERM/Ctrl-C: checked between device calls, never inside one
         if pending:
-          _flush(task, pending)  # a diverged state is never saved
+          _fetch_train_metrics(task, pending)  # a diverged state is never saved
         ckpts.save(state)
         raise interrupt.Interrupted(stop.signum, step)
     train_seconds = (time.perf_counter() - timer_start - paused) if timer_start else 0.0
@@ -178,9 +192,10 @@ def train_and_evaluate(config, workdir: str) -> dict:
       eval_results = evaluate(p_eval, state.eval_variables(), step)
 
     # ---------------------------------------------------------------- summary and deploy export
+    train_rates = _throughput(examples / train_seconds if examples else 0.0, tokens_per_example)
     summary = {**{f"eval_{n}": v for n, v in eval_results.items()}, "steps": step,
-               "epochs": step / steps_per_epoch, "train_images_per_sec": images / train_seconds if images else 0.0,
-               "model": config.model, "dataset": config.dataset, "num_params": num_params,
+               "epochs": step / steps_per_epoch, **{f"train_{n}": v for n, v in train_rates.items()},
+               "model": config.model, "dataset": task.data_name or config.dataset, "num_params": num_params,
                "num_devices": num_devices * process_count, "steps_per_call": k}
     if to_deploy is not None:
       deploy_model = archs.create_model(config.model, deploy=True, **model_kwargs)
@@ -200,12 +215,25 @@ def train_and_evaluate(config, workdir: str) -> dict:
   return summary
 
 
+def _rejects_input(e: Exception) -> bool:
+  """A model rejects a setting or an input with ValueError (archs' convention; jnp's broadcasting too), and jax
+  reports incompatible shapes as a TypeError that names them; any other TypeError is a bug."""
+  return isinstance(e, ValueError) or "shape" in str(e)
+
+
+def _throughput(examples_per_sec: float, tokens_per_example: int) -> dict:
+  rates = {"examples_per_sec": examples_per_sec}
+  if tokens_per_example:
+    rates["tokens_per_sec"] = examples_per_sec * tokens_per_example
+  return rates
+
+
 def _floats(tree) -> dict:
   return {k: float(v) for k, v in tree.items()}
 
 
-def _flush(task, pending) -> dict:
-  """Fetches the metrics of the pending calls (one device->host copy), checks the loss, sums and summarizes."""
+def _fetch_train_metrics(task, pending) -> dict:
+  """The summarized train metrics of the pending calls (one device->host copy); a non-finite loss raises."""
   fetched = jax.device_get([m for _, m in pending])
   for (first_step, _), metrics in zip(pending, fetched):
     loss_sums = np.asarray(metrics["loss"][0])[0]  # device 0: the values are psum'd, identical everywhere

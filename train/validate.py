@@ -31,8 +31,10 @@ RANGES = {
     "ema_decay": (NUMBER, 0, True, 1, False),                      # 0 = off
     "label_smoothing": (NUMBER, 0, True, 1, False),
     "aux_loss_weight": (NUMBER, 0, True, None, False),
+    "log_every_epochs": (NUMBER, 0, True, None, False),            # 0 = log_every_steps
     "log_every_steps": (INT, 0, True, None, False),
-    "checkpoint_every_steps": (INT, 0, True, None, False),         # 0 = at each epoch's end
+    "checkpoint_every_epochs": (NUMBER, 0, True, None, False),     # 0 = checkpoint_every_steps
+    "checkpoint_every_steps": (INT, 0, True, None, False),         # both 0 = at each epoch's end
     "keep_checkpoints": (INT, 1, True, None, False),               # 0 would keep nothing to resume from
     "data_workers": (INT, -1, True, None, False),                 # -1 = from the CPU count
     "prefetch_calls": (INT, 0, True, None, False),
@@ -112,8 +114,9 @@ def check_workdir(workdir: str) -> None:
 
 
 # Keys a resumed run may change: they extend the run or change how it is logged, saved or spread over devices.
-MAY_CHANGE_ON_RESUME = ("num_epochs", "log_every_steps", "checkpoint_every_steps", "keep_checkpoints", "num_devices",
-                        "steps_per_call", "eval_batch_size", "data_dir", "export_deploy", "distributed",
+MAY_CHANGE_ON_RESUME = ("num_epochs", "log_every_epochs", "log_every_steps", "checkpoint_every_epochs",
+                        "checkpoint_every_steps", "keep_checkpoints", "num_devices", "steps_per_call", "eval_batch_size",
+                        "data_dir", "export_deploy", "distributed",
                         "data_workers", "prefetch_calls")  # the batches do not depend on these (tested)
 CONFIG_FILE = "config.json"
 
@@ -121,7 +124,7 @@ CONFIG_FILE = "config.json"
 def _flat(tree: dict, prefix: str = "") -> dict:
   out = {}
   for key, value in tree.items():
-    if isinstance(value, dict) and key not in ("model_kwargs", "task_kwargs", "hparams"):
+    if isinstance(value, dict) and key not in ("model_kwargs", "task_kwargs", "scheduled_args"):
       out.update(_flat(value, f"{prefix}{key}."))
     else:
       out[f"{prefix}{key}"] = value

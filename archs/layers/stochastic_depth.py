@@ -6,12 +6,22 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
+# Draws made once per mini-batch (whether a block or a column drops) use this RNG stream when the caller gives it.
+# A data-parallel trainer gives every device the same key here, so the global batch shares one draw as on one
+# device; without it they fall back to 'dropout' (one device, or a caller that never splits the batch).
+BATCH_RNG = "batch_dropout"
+
+
+def batch_rng(module: nn.Module):
+  """A key for a once-per-mini-batch draw inside `module`."""
+  return module.make_rng(BATCH_RNG if module.has_rng(BATCH_RNG) else "dropout")
+
 
 class StochasticDepth(nn.Module):
   """Gates a residual branch f(x): train keeps it whole with prob 1 - rate, else zero, with NO rescaling (one draw
   for the whole mini-batch); eval returns (1 - rate) f(x), the expected branch (Huang et al. eq. 5).
 
-  Draws from the 'dropout' RNG stream. The branch is still computed when dropped (the reference code skips it, which
+  Draws from the 'batch_dropout' RNG stream ('dropout' when absent). The branch is still computed when dropped (the reference code skips it, which
   also leaves its BatchNorm statistics untouched); the output is the same.
   """
   rate: float = 0.0
@@ -25,7 +35,7 @@ class StochasticDepth(nn.Module):
     survival = 1.0 - self.rate
     if not train:
       return branch * jnp.asarray(survival, branch.dtype)
-    gate = jax.random.bernoulli(self.make_rng("dropout"), survival)
+    gate = jax.random.bernoulli(batch_rng(self), survival)
     return jnp.where(gate, branch, jnp.zeros_like(branch))
 
 

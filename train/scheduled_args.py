@@ -1,6 +1,8 @@
-"""Scheduled hyperparameters: values computed on the host from the step, passed into the compiled step.
+"""Scheduled arguments: keyword arguments of the model's `__call__` whose value follows a schedule of the step.
 
-`config.hparams` is a dict of named schedules, e.g.
+Values are computed on the host from the step and passed into the compiled step.
+
+`config.scheduled_args` is a dict of named schedules, e.g.
   {'act_lambda': {'kind': 'deep_training', 'decay_epochs': 100, 'shape': 'linear', 'per_step': False}}.
 For a call of K steps the loop passes each name as a float32 array of shape (K,), scanned with the batches,
 and the task hands the current value to the model as a keyword argument of `__call__`. Values are data, never
@@ -35,12 +37,12 @@ def deep_training_lambda(epoch: float, decay_epochs: float, shape: str = "linear
 
 def make_schedule(name: str, spec, steps_per_epoch: int) -> Callable[[int], float]:
   kind = spec.get("kind")
-  errors.check_name(f"kind of hparam {name!r}:", kind, KINDS)
+  errors.check_name(f"kind of scheduled argument {name!r}:", kind, KINDS)
   if kind == "constant":
     value = float(spec.get("value", 0.0))
     return lambda step: value
   decay, shape, per_step = spec.get("decay_epochs", 100), spec.get("shape", "linear"), spec.get("per_step", False)
-  errors.check_name(f"shape of hparam {name!r}:", shape, SHAPES)
+  errors.check_name(f"shape of scheduled argument {name!r}:", shape, SHAPES)
 
   def schedule(step: int) -> float:
     epoch = step / steps_per_epoch if per_step else step // steps_per_epoch
@@ -48,8 +50,8 @@ def make_schedule(name: str, spec, steps_per_epoch: int) -> Callable[[int], floa
   return schedule
 
 
-class HParams:
-  """All named schedules of a run; `values(start, k)` gives the arrays for steps start..start+k-1."""
+class ScheduledArgs:
+  """All scheduled arguments of a run; `values(start, k)` gives the arrays for steps start..start+k-1."""
 
   def __init__(self, specs, steps_per_epoch: int):
     self.schedules = {name: make_schedule(name, spec, steps_per_epoch) for name, spec in dict(specs).items()}
