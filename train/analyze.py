@@ -89,7 +89,7 @@ def cmd_features(a) -> None:
   run = analyze_run.load(a.workdir)
   images = analyze_run.batch(run.eval_source, a.images)
   x, labels = images["image"], images["label"]
-  kw = {k: np.asarray(v) for k, v in run.hparams.items()}
+  kw = {k: np.asarray(v) for k, v in run.scheduled_args.items()}
   shapes = features.layer_shapes(run.model, run.variables, x[:1], **kw)
   if not shapes:
     raise errors.UserError(f"model {run.config.model!r} has no layer with a 4-D (NHWC) output; accepted: convnets")

@@ -14,7 +14,7 @@ import numpy as np
 import archs
 from archs import costs
 from train import analyze_plots as plots
-from train import data, errors, hparams, tasks
+from train import data, errors, scheduled_args, tasks
 from train.trainer import DTYPES
 
 SKIP = {"kind", "step", "epoch", "images_per_sec"}
@@ -54,12 +54,12 @@ def curves(workdir: str) -> list[str]:
     ax.set(xlabel="step", ylabel=key, title=f"{config.model}: {key}")
     ax.legend()
     figs.append(plots.save(fig, os.path.join(out, f"curve_{key}.png")))
-  unlogged = [name for name in config.hparams if name not in keys]
+  unlogged = [name for name in config.scheduled_args if name not in keys]
   if unlogged:  # scheduled hyperparameters the log does not hold: recomputed from the config
     task = tasks.create_task(config)
     train_source, _, _ = task.datasets(config, 0, 1)
     spe = data.steps_per_epoch(train_source, config.batch_size)
-    schedules = hparams.HParams(config.hparams, spe)
+    schedules = scheduled_args.ScheduledArgs(config.scheduled_args, spe)
     steps = np.arange(0, config.num_epochs * spe + 1)
     values = {name: [float(schedules.schedules[name](int(s))) for s in steps] for name in unlogged}
     for name, ys in values.items():

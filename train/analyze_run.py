@@ -21,7 +21,7 @@ import ml_collections
 import numpy as np
 
 import archs
-from train import checkpoint, data, defaults, errors, hparams, optim, tasks
+from train import checkpoint, data, defaults, errors, optim, scheduled_args, tasks
 from train import step as step_lib
 from train.trainer import DTYPES
 
@@ -33,7 +33,7 @@ class Run:
   task: Any
   model: Any
   variables: dict           # {'params', **model_state} of the newest checkpoint
-  hparams: dict             # scheduled hyperparameters at that step
+  scheduled_args: dict      # scheduled keyword arguments at that step
   step: int
   train_source: Any
   eval_source: Any
@@ -42,7 +42,7 @@ class Run:
   def init_variables(self) -> dict:
     """The variables the run started from (same seed, same initializer)."""
     tx, _ = optim.make_optimizer(self.config, data.steps_per_epoch(self.train_source, self.config.batch_size))
-    state = step_lib.init_state(self.task, self.model, tx, _example(self.train_source), self.hparams,
+    state = step_lib.init_state(self.task, self.model, tx, _example(self.train_source), self.scheduled_args,
                                 self.config.seed, False)
     return jax.device_get({"params": state.params, **state.model_state})
 
@@ -80,7 +80,7 @@ def load(workdir: str) -> Run:
   model = archs.create_model(config.model, **model_kwargs)
   steps_per_epoch = data.steps_per_epoch(train_source, config.batch_size)
   tx, _ = optim.make_optimizer(config, steps_per_epoch)
-  schedules = hparams.HParams(config.hparams, steps_per_epoch)
+  schedules = scheduled_args.ScheduledArgs(config.scheduled_args, steps_per_epoch)
   abstract = step_lib.abstract_state(task, model, tx, _example(train_source), schedules.at(0), config.seed,
                                      config.ema_decay > 0)
   ckpts = checkpoint.Checkpoints(workdir, config.keep_checkpoints, read_only=True)  # training may run beside
@@ -106,7 +106,7 @@ def batch(source, num: int) -> dict:
 def metrics_fn(run: Run, model_state: dict, train: bool = True):
   """(params, batch) -> {'loss', 'accuracy', ...} (train mode: batch statistics; see the module doc)."""
   rngs = {"dropout": jax.random.key(0)}
-  hp = {k: jnp.asarray(v) for k, v in run.hparams.items()}
+  hp = {k: jnp.asarray(v) for k, v in run.scheduled_args.items()}
 
   def fn(params, batch_):
     loss, (metrics, _) = run.task.loss_fn(run.model, {"params": params, **model_state}, batch_, rngs, train, hp)
