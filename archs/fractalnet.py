@@ -21,6 +21,7 @@ import jax
 import jax.numpy as jnp
 
 from archs.layers.activations import relu
+from archs.layers.batch_norm import torch_batch_norm
 from archs.registry import register_model
 
 
@@ -37,8 +38,7 @@ class FractalConv(nn.Module):
                 kernel_init=nn.initializers.kaiming_uniform(), dtype=self.dtype, name="conv")(x)
     if not self.dropout_last:
       x = dropout(x)
-    x = relu(nn.BatchNorm(use_running_average=not train, momentum=0.9, epsilon=1e-5, dtype=self.dtype,
-                          name="bn")(x))
+    x = relu(torch_batch_norm(train, self.dtype)(name="bn")(x))
     return dropout(x) if self.dropout_last else x
 
 

@@ -19,6 +19,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from archs.layers.activations import relu
+from archs.layers.batch_norm import torch_batch_norm
 from archs.layers.blurpool import BlurPool
 from archs.layers.drop_path import DropPath
 from archs.layers.stochastic_depth import StochasticDepth, linear_decay_rates
@@ -170,8 +171,7 @@ class ResNet(nn.Module):
   def __call__(self, x, *, train: bool = False, return_features: bool = False):
     self._check()
     conv = functools.partial(nn.Conv, use_bias=False, dtype=self.dtype, kernel_init=conv_init)
-    norm = functools.partial(nn.BatchNorm, use_running_average=not train, momentum=0.9, epsilon=1e-5,
-                             dtype=self.dtype)
+    norm = torch_batch_norm(train, self.dtype)
     blur = functools.partial(BlurPool, self.blur_filter_size) if self.blur_filter_size else None
     attention = functools.partial(self.attention, dtype=self.dtype) if self.attention else None
     x = self._stem(x, conv, norm, blur)

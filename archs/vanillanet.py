@@ -20,7 +20,8 @@ import jax.numpy as jnp
 import numpy as np
 
 from archs.layers.activations import leaky_relu
-from archs.layers.series_activation import BN_EPS, BN_MOMENTUM, SeriesActivation, fold_batch_norm
+from archs.layers.batch_norm import torch_batch_norm
+from archs.layers.series_activation import BN_EPS, SeriesActivation, fold_batch_norm
 from archs.registry import register_model
 
 _init = nn.initializers.normal(0.02)  # timm trunc_normal_(std=.02): truncation at +-2 never bites
@@ -32,8 +33,7 @@ def _conv(features, kernel=1, stride=1, padding=0, *, name, dtype):
 
 
 def _bn(train, *, name, dtype):
-  return nn.BatchNorm(use_running_average=not train, momentum=BN_MOMENTUM, epsilon=BN_EPS, dtype=dtype,
-                      name=name)
+  return torch_batch_norm(train, dtype, BN_EPS)(name=name)
 
 
 def _deep_training_pair(x, mid, out, *, act_lambda, train, dtype, kernel=1, stride=1, padding=0,

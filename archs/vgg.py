@@ -17,6 +17,7 @@ import flax.linen as nn
 import jax.numpy as jnp
 
 from archs.layers.activations import relu
+from archs.layers.batch_norm import torch_batch_norm
 from archs.layers.lrn import local_response_norm
 from archs.layers.torch_pool import adaptive_avg_pool
 from archs.registry import register_model
@@ -56,8 +57,7 @@ class VGG(nn.Module):
         x = nn.Conv(width, (k, k), padding=[(k // 2, k // 2)] * 2, use_bias=True, kernel_init=_conv_init,
                     dtype=self.dtype, name=f"conv{s}_{i}")(x)
         if self.batch_norm:
-          x = nn.BatchNorm(use_running_average=not train, momentum=0.9, epsilon=1e-5,
-                           dtype=self.dtype, name=f"bn{s}_{i}")(x)
+          x = torch_batch_norm(train, self.dtype)(name=f"bn{s}_{i}")(x)
         x = relu(x)
         if f"conv{s}_{i}" in self.lrn_after:
           x = local_response_norm(x)
