@@ -14,7 +14,6 @@ import functools
 from typing import Any, Callable, ClassVar, Sequence
 
 import flax.linen as nn
-import jax
 import jax.numpy as jnp
 import numpy as np
 
@@ -22,6 +21,7 @@ from archs.layers.activations import relu
 from archs.layers.batch_norm import torch_batch_norm
 from archs.layers.blurpool import BlurPool
 from archs.layers.drop_path import DropPath
+from archs.layers.initializers import torch_linear_bias_init, torch_linear_kernel_init
 from archs.layers.stochastic_depth import StochasticDepth, linear_decay_rates
 from archs.registry import register_model
 
@@ -35,10 +35,7 @@ conv_init = nn.initializers.variance_scaling(2.0, "fan_out", "normal")  # kaimin
 
 def torch_dense(features: int, fan_in: int, **kw) -> nn.Dense:
   """nn.Linear's default init: weight and bias U(-1/sqrt(fan_in), 1/sqrt(fan_in))."""
-  bound = 1.0 / np.sqrt(fan_in)
-  bias_init = lambda key, shape, dtype=jnp.float32: jax.random.uniform(key, shape, dtype, -bound, bound)
-  return nn.Dense(features, kernel_init=nn.initializers.variance_scaling(1 / 3, "fan_in", "uniform"),
-                  bias_init=bias_init, **kw)
+  return nn.Dense(features, kernel_init=torch_linear_kernel_init, bias_init=torch_linear_bias_init(fan_in), **kw)
 
 
 def avg_pool_ceil(x, stride: int):
