@@ -12,6 +12,7 @@ import jax.numpy as jnp
 
 from archs.layers.activations import relu
 from archs.layers.batch_norm import torch_batch_norm
+from archs.layers.features import classifier_output
 from archs.registry import register_model
 
 _conv_init = nn.initializers.kaiming_normal()  # torch kaiming_normal_ (fan_in, ReLU gain)
@@ -75,9 +76,7 @@ class DenseNet(nn.Module):
     pre_logits = jnp.mean(x, axis=(1, 2))
     logits = nn.Dense(self.num_classes, bias_init=nn.initializers.zeros, dtype=self.dtype,
                       name="classifier")(pre_logits).astype(jnp.float32)
-    if return_features:
-      return {"logits": logits, "pre_logits": pre_logits, "stages": tuple(stages)}
-    return logits
+    return classifier_output(logits, pre_logits, stages, return_features)
 
 
 register_model(DenseNet, name="densenet121")

@@ -22,6 +22,7 @@ import jax.numpy as jnp
 
 from archs.layers.activations import relu
 from archs.layers.batch_norm import torch_batch_norm
+from archs.layers.features import classifier_output
 from archs.registry import register_model
 
 
@@ -120,9 +121,7 @@ class FractalNet(nn.Module):
       stages.append(x)
     pre_logits = x.reshape(x.shape[0], -1)  # 1x1x512 at 32x32 input (imgclsmob flattens)
     logits = nn.Dense(self.num_classes, dtype=self.dtype, name="fc")(pre_logits).astype(jnp.float32)
-    if return_features:
-      return {"logits": logits, "pre_logits": pre_logits, "stages": tuple(stages)}
-    return logits
+    return classifier_output(logits, pre_logits, stages, return_features)
 
 
 register_model(FractalNet, name="fractalnet20")

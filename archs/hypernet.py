@@ -30,6 +30,7 @@ import jax
 import jax.numpy as jnp
 
 from archs.layers.batch_norm import torch_batch_norm
+from archs.layers.features import classifier_output
 from archs.registry import register_model
 
 KERNEL_LAYOUTS = ("paper", "g1910")
@@ -147,9 +148,7 @@ class HyperResNet(nn.Module):
       stages.append(x)
     pre_logits = jnp.mean(x, axis=(1, 2))  # AvgPool2d(8) on the 8x8 map of 32x32 inputs
     logits = nn.Dense(self.num_classes, dtype=self.dtype, name="head")(pre_logits).astype(jnp.float32)
-    if return_features:
-      return {"logits": logits, "pre_logits": pre_logits, "stages": tuple(stages)}
-    return logits
+    return classifier_output(logits, pre_logits, stages, return_features)
 
 
 # The paper's "Hyper Residual Network 40-1" (0.097M) as g1910: 97,882 trainable parameters.

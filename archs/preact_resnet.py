@@ -17,6 +17,7 @@ import jax.numpy as jnp
 
 from archs.layers.activations import relu
 from archs.layers.batch_norm import torch_batch_norm
+from archs.layers.features import classifier_output
 from archs.registry import register_model
 from archs.resnet import conv_init, torch_dense
 
@@ -85,9 +86,7 @@ def _head(module, x, stages, train, return_features):
   pre_logits = jnp.mean(x, axis=(1, 2))
   logits = torch_dense(module.num_classes, pre_logits.shape[-1], dtype=module.dtype, name="fc")(pre_logits)
   logits = logits.astype(jnp.float32)
-  if return_features:
-    return {"logits": logits, "pre_logits": pre_logits, "stages": tuple(stages)}
-  return logits
+  return classifier_output(logits, pre_logits, stages, return_features)
 
 
 class PreActResNet(nn.Module):

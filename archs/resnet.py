@@ -21,6 +21,7 @@ from archs.layers.activations import relu
 from archs.layers.batch_norm import torch_batch_norm
 from archs.layers.blurpool import BlurPool
 from archs.layers.drop_path import DropPath
+from archs.layers.features import classifier_output
 from archs.layers.initializers import torch_linear_bias_init, torch_linear_kernel_init
 from archs.layers.stochastic_depth import StochasticDepth, linear_decay_rates
 from archs.registry import register_model
@@ -194,9 +195,7 @@ class ResNet(nn.Module):
     x = nn.Dropout(self.drop_rate, deterministic=not train)(pre_logits)
     logits = torch_dense(self.num_classes, pre_logits.shape[-1], dtype=self.dtype, name="fc")(x)
     logits = logits.astype(jnp.float32)
-    if return_features:
-      return {"logits": logits, "pre_logits": pre_logits, "stages": tuple(stages)}
-    return logits
+    return classifier_output(logits, pre_logits, stages, return_features)
 
   def _stem(self, x, conv, norm, blur):
     if self.stem == "deep":

@@ -18,6 +18,7 @@ import jax.numpy as jnp
 
 from archs.layers.activations import relu
 from archs.layers.batch_norm import torch_batch_norm
+from archs.layers.features import classifier_output
 from archs.layers.lrn import local_response_norm
 from archs.layers.torch_pool import adaptive_avg_pool
 from archs.registry import register_model
@@ -73,9 +74,7 @@ class VGG(nn.Module):
       x = nn.Dropout(self.drop_rate, deterministic=not train)(x)
     logits = nn.Dense(self.num_classes, kernel_init=_dense_init, dtype=self.dtype, name="fc8")(x)
     logits = logits.astype(jnp.float32)
-    if return_features:
-      return {"logits": logits, "pre_logits": x, "stages": tuple(stage_maps), "named": named}
-    return logits
+    return classifier_output(logits, x, stage_maps, return_features, named=named)
 
 
 for _depth, _cfg in ((11, "A"), (13, "B"), (16, "D"), (19, "E")):
