@@ -34,7 +34,7 @@ OUTPUT_SIZE_FIELDS = ("num_classes", "vocab_size", "num_outputs")
 # file, so `import archs` stays fast; tests/test_registry.py checks that this equals what importing every file
 # registers. A new model file adds its line here.
 MODEL_FILES: dict[str, tuple[str, ...]] = {
-    "alexnet": ("alexnet", "alexnet_grouped", "zfnet"),
+    "alexnet": ("alexnet", "alexnet_grouped", "zfnet", "zfnet_paper"),
     "convnext": ("convnext_base", "convnext_large", "convnext_small", "convnext_tiny", "convnext_xlarge"),
     "densenet": ("densenet121", "densenet161", "densenet169", "densenet201"),
     "fractalnet": ("fractalnet20",),
@@ -52,16 +52,24 @@ MODEL_FILES: dict[str, tuple[str, ...]] = {
         "wide_resnet40_4"),
     "resnet": ("resnet101", "resnet152", "resnet18", "resnet34", "resnet50", "resnext101_32x8d", "resnext50_32x4d",
         "wide_resnet101_2", "wide_resnet50_2"),
-    "resnet_cifar": ("resnet110_stochastic_depth",),
+    "resnet_cifar": ("plain110_cifar", "plain20_cifar", "plain32_cifar", "plain44_cifar", "plain56_cifar",
+        "resnet110_cifar", "resnet110_stochastic_depth", "resnet1202_cifar", "resnet20_cifar", "resnet32_cifar",
+        "resnet44_cifar", "resnet56_cifar"),
     "resnet_variants": ("bam_resnet18", "bam_resnet34", "bam_resnet50", "resnet101_blur", "resnet18_blur",
-        "resnet34_blur", "resnet50_blur", "resnet50d", "resnetrs50", "seresnet50"),
+        "resnet200", "resnet34_blur", "resnet50_blur", "resnet50d", "resnetrs101", "resnetrs152", "resnetrs200",
+        "resnetrs50", "resnext101_2x40d", "resnext101_32x4d", "resnext101_4x24d", "resnext101_8x14d",
+        "resnext50_2x40d", "resnext50_4x24d", "resnext50_8x14d", "seresnet50"),
     "retnet": ("retnet_base", "retnet_tiny"),
+    "swin": ("swin_base_patch4_window7_224", "swin_small_patch4_window7_224", "swin_tiny_patch4_window7_224"),
     "tnn": ("tnn_base", "tnn_tiny"),
     "transformer": ("transformer_base", "transformer_lm_base", "transformer_lm_tiny", "transformer_tiny"),
     "vanillanet": ("vanillanet_10", "vanillanet_11", "vanillanet_12", "vanillanet_13", "vanillanet_13_x1_5",
         "vanillanet_13_x1_5_ada_pool", "vanillanet_5", "vanillanet_6", "vanillanet_7", "vanillanet_8",
         "vanillanet_9"),
-    "vgg": ("vgg11", "vgg11_bn", "vgg13", "vgg13_bn", "vgg16", "vgg16_bn", "vgg19", "vgg19_bn"),
+    "vgg": ("vgg11", "vgg11_bn", "vgg13", "vgg13_bn", "vgg16", "vgg16_bn", "vgg19", "vgg19_bn", "vgg_a_lrn",
+        "vgg_c"),
+    "vit": ("vit_base_patch16_224", "vit_base_patch32_224", "vit_large_patch16_224", "vit_small_patch16_224",
+        "vit_tiny_patch16_224"),
 }
 _HOME = {name: f"archs.{file}" for file, names in MODEL_FILES.items() for name in names}
 
