@@ -1,22 +1,26 @@
 """archs: the architectures of the deep-learning literature as Flax Linen modules.
 
-Needs only jax, flax and numpy. Every model module in this package registers its variants
-on import; they are imported here so that `create_model` knows every name.
+Needs only jax, flax and numpy. `import archs` imports no model file: `create_model(name)` imports the one file
+that registers `name` (archs/registry.py's MODEL_FILES), and `archs.resnet` etc. import on first access.
 """
 import importlib
-import pkgutil
+import importlib.util
+
+from archs.registry import create_model, get_to_deploy, list_models, register_model, UnknownModelError
 
 __version__ = "0.1.0"
 
-from archs.registry import create_model, get_to_deploy, list_models, register_model, UnknownModelError
-from archs.costs import profile
+# Functions that live in modules importing jax: loaded on first use, so `import archs` stays light.
+_LAZY = {"profile": "costs", "load_pretrained": "weights", "load_variables": "weights", "save_variables": "weights"}
 
-# Every public module of the package is a model file (archs/layers holds the shared blocks).
-for _info in pkgutil.iter_modules(__path__):
-  if not _info.name.startswith("_") and _info.name not in ("registry", "layers", "costs", "weights"):
-    importlib.import_module(f"{__name__}.{_info.name}")
 
-from archs.weights import load_pretrained, load_variables, save_variables  # noqa: E402  (after the models)
+def __getattr__(name):  # PEP 562: `archs.transformer.greedy_decode` without importing every file up front
+  if name in _LAZY:
+    return getattr(importlib.import_module(f"{__name__}.{_LAZY[name]}"), name)
+  if not name.startswith("_") and importlib.util.find_spec(f"{__name__}.{name}") is not None:
+    return importlib.import_module(f"{__name__}.{name}")
+  raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = ["__version__", "create_model", "get_to_deploy", "list_models", "load_pretrained", "load_variables",
            "profile", "register_model", "save_variables", "UnknownModelError"]

@@ -10,6 +10,7 @@ import flax.linen as nn
 import jax.numpy as jnp
 
 from archs.layers.activations import relu
+from archs.layers.features import classifier_output
 from archs.layers.lrn import local_response_norm
 from archs.layers.torch_pool import max_pool
 from archs.registry import register_model
@@ -64,9 +65,7 @@ class AlexNet(nn.Module):
       x = nn.Dropout(self.drop_rate, deterministic=not train)(x)
     pre_logits = x
     logits = nn.Dense(self.num_classes, dtype=self.dtype, name="fc8")(x).astype(jnp.float32)
-    if return_features:
-      return {"logits": logits, "pre_logits": pre_logits, "stages": tuple(stages)}
-    return logits
+    return classifier_output(logits, pre_logits, stages, return_features)
 
 
 register_model(AlexNet, name="alexnet")  # imgclsmob "alexnet": original widths in one tower.

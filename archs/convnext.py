@@ -10,6 +10,7 @@ import numpy as np
 
 from archs.layers.activations import gelu
 from archs.layers.drop_path import DropPath
+from archs.layers.features import classifier_output
 from archs.layers.series_activation import DepthwiseConv
 from archs.registry import register_model
 
@@ -81,9 +82,7 @@ class ConvNeXt(nn.Module):
     logits = nn.Dense(self.num_classes, dtype=self.dtype, name="head",
                       kernel_init=lambda *a: weight_init(*a) * scale,
                       bias_init=nn.initializers.zeros)(pre_logits).astype(jnp.float32)
-    if return_features:
-      return {"logits": logits, "pre_logits": pre_logits, "stages": tuple(stages)}
-    return logits
+    return classifier_output(logits, pre_logits, stages, return_features)
 
 
 def _register(name, depths, dims):

@@ -11,6 +11,8 @@ import flax.linen as nn
 import jax.numpy as jnp
 
 from archs.layers.activations import relu
+from archs.layers.batch_norm import torch_batch_norm
+from archs.layers.features import classifier_output
 from archs.registry import register_model
 
 _conv_init = nn.initializers.kaiming_normal()  # torch kaiming_normal_ (fan_in, ReLU gain)
@@ -24,8 +26,7 @@ class DenseLayer(nn.Module):
 
   @nn.compact
   def __call__(self, x, train: bool = False):
-    norm = functools.partial(nn.BatchNorm, use_running_average=not train, momentum=0.9, epsilon=1e-5,
-                             dtype=self.dtype)
+    norm = torch_batch_norm(train, self.dtype)
     conv = functools.partial(nn.Conv, use_bias=False, kernel_init=_conv_init, dtype=self.dtype)
     y = conv(self.bn_size * self.growth_rate, (1, 1), name="conv1")(relu(norm(name="norm1")(x)))
     y = conv(self.growth_rate, (3, 3), padding=[(1, 1)] * 2, name="conv2")(relu(norm(name="norm2")(y)))
@@ -39,8 +40,7 @@ class Transition(nn.Module):
 
   @nn.compact
   def __call__(self, x, train: bool = False):
-    x = relu(nn.BatchNorm(use_running_average=not train, momentum=0.9, epsilon=1e-5, dtype=self.dtype,
-                          name="norm")(x))
+    x = relu(torch_batch_norm(train, self.dtype)(name="norm")(x))
     x = nn.Conv(self.features, (1, 1), use_bias=False, kernel_init=_conv_init, dtype=self.dtype, name="conv")(x)
     return nn.avg_pool(x, (2, 2), (2, 2))
 
@@ -60,8 +60,7 @@ class DenseNet(nn.Module):
     x = x.astype(self.dtype)
     x = nn.Conv(self.num_init_features, (7, 7), (2, 2), padding=[(3, 3)] * 2, use_bias=False,
                 kernel_init=_conv_init, dtype=self.dtype, name="conv0")(x)
-    x = relu(nn.BatchNorm(use_running_average=not train, momentum=0.9, epsilon=1e-5, dtype=self.dtype,
-                          name="norm0")(x))
+    x = relu(torch_batch_norm(train, self.dtype)(name="norm0")(x))
     x = nn.max_pool(x, (3, 3), (2, 2), padding=[(1, 1)] * 2)
     stages = []
     for i, num_layers in enumerate(self.block_config):
@@ -69,8 +68,7 @@ class DenseNet(nn.Module):
         x = DenseLayer(self.growth_rate, self.bn_size, self.drop_rate, self.dtype,
                        name=f"block{i + 1}_layer{j + 1}")(x, train)
       if i == len(self.block_config) - 1:
-        x = relu(nn.BatchNorm(use_running_average=not train, momentum=0.9, epsilon=1e-5, dtype=self.dtype,
-                              name="norm5")(x))
+        x = relu(torch_batch_norm(train, self.dtype)(name="norm5")(x))
         stages.append(x)
       else:
         stages.append(x)
@@ -78,9 +76,7 @@ class DenseNet(nn.Module):
     pre_logits = jnp.mean(x, axis=(1, 2))
     logits = nn.Dense(self.num_classes, bias_init=nn.initializers.zeros, dtype=self.dtype,
                       name="classifier")(pre_logits).astype(jnp.float32)
-    if return_features:
-      return {"logits": logits, "pre_logits": pre_logits, "stages": tuple(stages)}
-    return logits
+    return classifier_output(logits, pre_logits, stages, return_features)
 
 
 register_model(DenseNet, name="densenet121")

@@ -21,6 +21,8 @@ import jax
 import jax.numpy as jnp
 
 from archs.layers.activations import relu
+from archs.layers.batch_norm import torch_batch_norm
+from archs.layers.features import classifier_output
 from archs.layers.stochastic_depth import batch_rng
 from archs.registry import register_model
 
@@ -38,8 +40,7 @@ class FractalConv(nn.Module):
                 kernel_init=nn.initializers.kaiming_uniform(), dtype=self.dtype, name="conv")(x)
     if not self.dropout_last:
       x = dropout(x)
-    x = relu(nn.BatchNorm(use_running_average=not train, momentum=0.9, epsilon=1e-5, dtype=self.dtype,
-                          name="bn")(x))
+    x = relu(torch_batch_norm(train, self.dtype)(name="bn")(x))
     return dropout(x) if self.dropout_last else x
 
 
@@ -121,9 +122,7 @@ class FractalNet(nn.Module):
       stages.append(x)
     pre_logits = x.reshape(x.shape[0], -1)  # 1x1x512 at 32x32 input (imgclsmob flattens)
     logits = nn.Dense(self.num_classes, dtype=self.dtype, name="fc")(pre_logits).astype(jnp.float32)
-    if return_features:
-      return {"logits": logits, "pre_logits": pre_logits, "stages": tuple(stages)}
-    return logits
+    return classifier_output(logits, pre_logits, stages, return_features)
 
 
 register_model(FractalNet, name="fractalnet20")

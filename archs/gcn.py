@@ -8,8 +8,8 @@ from itself (the self loop of A + I), summed with segment_sum. Equal to the dens
 Contract: `model.apply(variables, node_features, edges, train=False)` with node_features (N, F) float
 and edges (E, 2) int32 [sender, receiver] pairs (an undirected graph lists both directions) returns
 logits (N, num_classes). Dropout (on each layer's input, as kipf/gcn) draws from the 'dropout' stream.
-Defaults as kipf/gcn: 2 layers, 16 hidden units, ReLU, dropout 0.5, Glorot-uniform weights, no bias
-(the trainer adds weight decay 5e-4 on the first layer only).
+Defaults as kipf/gcn: 2 layers, 16 hidden units, ReLU, dropout 0.5, Glorot-uniform weights, no bias.
+(kipf/gcn decays the first layer's weights only; configs/gcn.py's weight decay applies to both kernels.)
 """
 from __future__ import annotations
 
@@ -41,13 +41,6 @@ def gcn_propagate(h, senders, receivers, num_nodes: int):
   inv_sqrt_degree = jax.lax.rsqrt(degree)  # >= 1 thanks to the self loop
   weight = inv_sqrt_degree[senders] * inv_sqrt_degree[receivers]
   return jax.ops.segment_sum(h[senders] * weight[:, None], receivers, num_nodes)
-
-
-def gcn_dense_propagate(h, adjacency):
-  """The same product with a dense (N, N) adjacency A, A[i, j] = 1 for an edge j -> i (for tests)."""
-  a_hat = adjacency + jnp.eye(adjacency.shape[0], dtype=adjacency.dtype)
-  inv_sqrt_degree = 1.0 / jnp.sqrt(jnp.sum(a_hat, axis=1))
-  return (inv_sqrt_degree[:, None] * a_hat * inv_sqrt_degree[None, :]) @ h
 
 
 class GraphConv(nn.Module):

@@ -24,6 +24,7 @@ import flax.linen as nn
 import jax.numpy as jnp
 
 from archs.layers.conv_bn import ConvBN
+from archs.layers.features import classifier_output
 from archs.layers.lrn import local_response_norm
 from archs.layers.torch_pool import adaptive_avg_pool, max_pool
 from archs.registry import register_model
@@ -140,9 +141,7 @@ class GoogLeNet(nn.Module):
     drop_rate = self.drop_rate if self.drop_rate is not None else (0.4 if self.paper else 0.2)
     x = nn.Dropout(drop_rate, deterministic=not train)(pre_logits)
     logits = nn.Dense(self.num_classes, kernel_init=_init, dtype=self.dtype, name="fc")(x).astype(jnp.float32)
-    if return_features:
-      return {"logits": logits, "pre_logits": pre_logits, "stages": tuple(stages)}
-    return logits
+    return classifier_output(logits, pre_logits, stages, return_features)
 
 
 register_model(GoogLeNet, name="googlenet")

@@ -29,6 +29,8 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
+from archs.layers.batch_norm import torch_batch_norm
+from archs.layers.features import classifier_output
 from archs.registry import register_model
 
 KERNEL_LAYOUTS = ("paper", "g1910")
@@ -108,8 +110,7 @@ class HyperBasicBlock(nn.Module):
 
   @nn.compact
   def __call__(self, x, train: bool):
-    norm = functools.partial(nn.BatchNorm, use_running_average=not train, momentum=0.9, epsilon=1e-5,
-                             dtype=self.dtype)
+    norm = torch_batch_norm(train, self.dtype)
     kernel1 = GeneratedKernel(self.hyper, self.in_channels, self.out_channels, name="kernel1")()
     kernel2 = GeneratedKernel(self.hyper, self.out_channels, self.out_channels, name="kernel2")()
     residual = x
@@ -136,8 +137,7 @@ class HyperResNet(nn.Module):
     hyper = HyperNetwork(self.z_dim, self.hidden_dim, kernel_layout=self.kernel_layout, name="hyper")
     x = nn.Conv(self.stage_widths[0], (3, 3), padding=1, dtype=self.dtype, name="stem_conv")(
         x.astype(self.dtype))
-    x = nn.BatchNorm(use_running_average=not train, momentum=0.9, epsilon=1e-5, dtype=self.dtype,
-                     name="stem_bn")(x)
+    x = torch_batch_norm(train, self.dtype)(name="stem_bn")(x)
     x = nn.relu(x)
     in_channels, stages, index = self.stage_widths[0], [], 0
     for stage, width in enumerate(self.stage_widths):
@@ -148,9 +148,7 @@ class HyperResNet(nn.Module):
       stages.append(x)
     pre_logits = jnp.mean(x, axis=(1, 2))  # AvgPool2d(8) on the 8x8 map of 32x32 inputs
     logits = nn.Dense(self.num_classes, dtype=self.dtype, name="head")(pre_logits).astype(jnp.float32)
-    if return_features:
-      return {"logits": logits, "pre_logits": pre_logits, "stages": tuple(stages)}
-    return logits
+    return classifier_output(logits, pre_logits, stages, return_features)
 
 
 # The paper's "Hyper Residual Network 40-1" (0.097M) as g1910: 97,882 trainable parameters.

@@ -15,6 +15,7 @@ import flax.linen as nn
 import jax.numpy as jnp
 
 from archs.layers import activations
+from archs.layers.features import classifier_output
 from archs.registry import register_model
 
 
@@ -51,9 +52,7 @@ class LeNet5(nn.Module):
     c5 = act(nn.Conv(120, (5, 5), padding="VALID", dtype=self.dtype, name="c5")(s4))     # 1x1x120
     f6 = act(nn.Dense(84, dtype=self.dtype, name="f6")(c5.reshape(c5.shape[0], -1)))
     logits = nn.Dense(self.num_classes, dtype=self.dtype, name="output")(f6).astype(jnp.float32)
-    if return_features:
-      return {"logits": logits, "pre_logits": f6, "stages": (c1, c3, c5)}
-    return logits
+    return classifier_output(logits, f6, (c1, c3, c5), return_features)
 
 
 register_model(LeNet5, name="lenet5")

@@ -1,19 +1,21 @@
 """Losses of the MLP/regression, graph and PonderNet models, as pure functions of arrays.
 
 Every per-example loss is returned UNREDUCED (the caller takes the mean, possibly masked);
-`ponder_loss` is the exception: it is the whole PonderNet objective, a scalar.
+`ponder_loss` is the exception: it is the whole PonderNet objective, (scalar, {its two terms}).
+The standard losses are optax's (a dependency of flax, so archs still needs only jax, flax and numpy).
 """
 from __future__ import annotations
 
 import jax
 import jax.numpy as jnp
+import optax
 
 KL_DIRECTIONS = ("forward", "reverse")
 
 
 def mse(predictions, targets):
   """Squared error (predictions - targets)^2, elementwise."""
-  return jnp.square(predictions - targets)
+  return optax.squared_error(predictions, targets)
 
 
 def binary_cross_entropy_with_logits(logits, labels):
@@ -21,8 +23,7 @@ def binary_cross_entropy_with_logits(logits, labels):
 
   log(1 - s(z)) = log s(-z), and log s is computed without overflow for any |z|.
   """
-  labels = labels.astype(logits.dtype)
-  return -labels * jax.nn.log_sigmoid(logits) - (1.0 - labels) * jax.nn.log_sigmoid(-logits)
+  return optax.sigmoid_binary_cross_entropy(logits, labels.astype(logits.dtype))
 
 
 def softmax_cross_entropy(logits, labels, label_smoothing: float = 0.0):
@@ -32,11 +33,11 @@ def softmax_cross_entropy(logits, labels, label_smoothing: float = 0.0):
   """
   if not 0.0 <= label_smoothing < 1.0:
     raise ValueError(f"label_smoothing={label_smoothing!r}; accepted: 0 <= label_smoothing < 1")
-  num_classes = logits.shape[-1]
-  log_probs = jax.nn.log_softmax(logits.astype(jnp.float32), axis=-1)
-  targets = jax.nn.one_hot(labels, num_classes, dtype=log_probs.dtype)
-  targets = (1.0 - label_smoothing) * targets + label_smoothing / num_classes
-  return -jnp.sum(targets * log_probs, axis=-1)
+  logits = logits.astype(jnp.float32)
+  if label_smoothing == 0.0:
+    return optax.softmax_cross_entropy_with_integer_labels(logits, labels)
+  targets = optax.smooth_labels(jax.nn.one_hot(labels, logits.shape[-1], dtype=logits.dtype), label_smoothing)
+  return optax.softmax_cross_entropy(logits, targets)
 
 
 def geometric_prior(lambda_p: float, max_steps: int, renormalize: bool = True):

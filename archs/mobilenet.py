@@ -14,6 +14,7 @@ import jax.numpy as jnp
 
 from archs.layers.activations import relu
 from archs.layers.conv_bn import ConvBN
+from archs.layers.features import classifier_output
 from archs.registry import register_model
 
 # (width, stride) of the 13 depthwise-separable blocks, grouped into stages at each stride 2.
@@ -69,9 +70,7 @@ class MobileNetV1(nn.Module):
     x = nn.Dropout(self.drop_rate, deterministic=not train)(pre_logits)
     logits = nn.Dense(self.num_classes, kernel_init=_fan_out, dtype=self.dtype, name="fc")(x)
     logits = logits.astype(jnp.float32)
-    if return_features:
-      return {"logits": logits, "pre_logits": pre_logits, "stages": tuple(stages)}
-    return logits
+    return classifier_output(logits, pre_logits, stages, return_features)
 
 
 for _name, _alpha in (("100", 1.0), ("075", 0.75), ("050", 0.5), ("025", 0.25)):

@@ -16,6 +16,8 @@ import flax.linen as nn
 import jax.numpy as jnp
 
 from archs.layers.activations import relu
+from archs.layers.batch_norm import torch_batch_norm
+from archs.layers.features import classifier_output
 from archs.registry import register_model
 from archs.resnet import conv_init, torch_dense
 
@@ -75,19 +77,16 @@ def _shortcut(block, x, pre):
 
 def _layers(dtype, train):
   conv = functools.partial(nn.Conv, use_bias=False, dtype=dtype, kernel_init=conv_init)
-  norm = functools.partial(nn.BatchNorm, use_running_average=not train, momentum=0.9, epsilon=1e-5, dtype=dtype)
+  norm = torch_batch_norm(train, dtype)
   return conv, norm
 
 
 def _head(module, x, stages, train, return_features):
-  x = module.act(nn.BatchNorm(use_running_average=not train, momentum=0.9, epsilon=1e-5, dtype=module.dtype,
-                              name="final_bn")(x))
+  x = module.act(torch_batch_norm(train, module.dtype)(name="final_bn")(x))
   pre_logits = jnp.mean(x, axis=(1, 2))
   logits = torch_dense(module.num_classes, pre_logits.shape[-1], dtype=module.dtype, name="fc")(pre_logits)
   logits = logits.astype(jnp.float32)
-  if return_features:
-    return {"logits": logits, "pre_logits": pre_logits, "stages": tuple(stages)}
-  return logits
+  return classifier_output(logits, pre_logits, stages, return_features)
 
 
 class PreActResNet(nn.Module):

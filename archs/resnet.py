@@ -14,13 +14,15 @@ import functools
 from typing import Any, Callable, ClassVar, Sequence
 
 import flax.linen as nn
-import jax
 import jax.numpy as jnp
 import numpy as np
 
 from archs.layers.activations import relu
+from archs.layers.batch_norm import torch_batch_norm
 from archs.layers.blurpool import BlurPool
 from archs.layers.drop_path import DropPath
+from archs.layers.features import classifier_output
+from archs.layers.initializers import torch_linear_bias_init, torch_linear_kernel_init
 from archs.layers.stochastic_depth import StochasticDepth, linear_decay_rates
 from archs.registry import register_model
 
@@ -34,10 +36,7 @@ conv_init = nn.initializers.variance_scaling(2.0, "fan_out", "normal")  # kaimin
 
 def torch_dense(features: int, fan_in: int, **kw) -> nn.Dense:
   """nn.Linear's default init: weight and bias U(-1/sqrt(fan_in), 1/sqrt(fan_in))."""
-  bound = 1.0 / np.sqrt(fan_in)
-  bias_init = lambda key, shape, dtype=jnp.float32: jax.random.uniform(key, shape, dtype, -bound, bound)
-  return nn.Dense(features, kernel_init=nn.initializers.variance_scaling(1 / 3, "fan_in", "uniform"),
-                  bias_init=bias_init, **kw)
+  return nn.Dense(features, kernel_init=torch_linear_kernel_init, bias_init=torch_linear_bias_init(fan_in), **kw)
 
 
 def avg_pool_ceil(x, stride: int):
@@ -170,8 +169,7 @@ class ResNet(nn.Module):
   def __call__(self, x, *, train: bool = False, return_features: bool = False):
     self._check()
     conv = functools.partial(nn.Conv, use_bias=False, dtype=self.dtype, kernel_init=conv_init)
-    norm = functools.partial(nn.BatchNorm, use_running_average=not train, momentum=0.9, epsilon=1e-5,
-                             dtype=self.dtype)
+    norm = torch_batch_norm(train, self.dtype)
     blur = functools.partial(BlurPool, self.blur_filter_size) if self.blur_filter_size else None
     attention = functools.partial(self.attention, dtype=self.dtype) if self.attention else None
     x = self._stem(x, conv, norm, blur)
@@ -197,9 +195,7 @@ class ResNet(nn.Module):
     x = nn.Dropout(self.drop_rate, deterministic=not train)(pre_logits)
     logits = torch_dense(self.num_classes, pre_logits.shape[-1], dtype=self.dtype, name="fc")(x)
     logits = logits.astype(jnp.float32)
-    if return_features:
-      return {"logits": logits, "pre_logits": pre_logits, "stages": tuple(stages)}
-    return logits
+    return classifier_output(logits, pre_logits, stages, return_features)
 
   def _stem(self, x, conv, norm, blur):
     if self.stem == "deep":

@@ -21,6 +21,8 @@ import jax.numpy as jnp
 import numpy as np
 
 from archs.layers.activations import relu
+from archs.layers.batch_norm import torch_batch_norm
+from archs.layers.features import classifier_output
 from archs.layers.stochastic_depth import linear_decay_rates
 from archs.registry import register_model
 from archs.resnet import STOCHASTIC_DEPTH, conv_init
@@ -71,8 +73,7 @@ class CifarResNet(nn.Module):
     if self.stochastic_depth not in STOCHASTIC_DEPTH:
       raise ValueError(f"unknown stochastic_depth {self.stochastic_depth!r}; accepted: {', '.join(STOCHASTIC_DEPTH)}")
     conv = functools.partial(nn.Conv, use_bias=self.conv_bias, dtype=self.dtype, kernel_init=conv_init)
-    norm = functools.partial(nn.BatchNorm, use_running_average=not train, momentum=0.9, epsilon=1e-5,
-                             dtype=self.dtype)
+    norm = torch_batch_norm(train, self.dtype)
     n = (self.depth - 2) // 6
     if self.stochastic_depth == "huang":
       rates = linear_decay_rates(self.drop_path_rate, 3 * n)
@@ -88,9 +89,7 @@ class CifarResNet(nn.Module):
       stages.append(x)
     pre_logits = jnp.mean(x, axis=(1, 2))
     logits = nn.Dense(self.num_classes, dtype=self.dtype, name="fc")(pre_logits).astype(jnp.float32)
-    if return_features:
-      return {"logits": logits, "pre_logits": pre_logits, "stages": tuple(stages)}
-    return logits
+    return classifier_output(logits, pre_logits, stages, return_features)
 
 
 register_model(functools.partial(CifarResNet, depth=110, drop_path_rate=0.5), name="resnet110_stochastic_depth")

@@ -25,14 +25,14 @@ import numpy as np
 
 from archs.layers.activations import swish
 from archs.layers.ffn import FeedForward
-from archs.layers.drop_path import DropPath
+from archs.layers.drop_path import dropped_residual
+from archs.layers.initializers import torch_linear_kernel_init
 from archs.layers.retention import MODES, retention, retention_decays, rotate
 from archs.registry import register_model
 
 # torchscale: xavier_uniform with gain 2^-2.5 (q, k, v, g) and 2^-1 (out); variance_scaling scale = gain^2.
 _QKVG_INIT = nn.initializers.variance_scaling(2.0 ** -5, "fan_avg", "uniform")
 _OUT_INIT = nn.initializers.variance_scaling(2.0 ** -2, "fan_avg", "uniform")
-_TORCH_LINEAR_INIT = nn.initializers.variance_scaling(1.0 / 3.0, "fan_in", "uniform")  # torch Linear default
 
 
 def head_norm(y, kind: str = "group", eps: float = 1e-6):
@@ -114,13 +114,12 @@ class RetNetBlock(nn.Module):
                                    self.dtype, name="retention")(
                                        norm(name="retention_norm")(x), mode, chunk_size, state, offset)
 
-    def residual(x, y):
-      y = nn.Dropout(self.drop_rate)(y, deterministic=not train)
-      return x + DropPath(self.drop_path_rate)(y, train)
+    residual = functools.partial(dropped_residual, drop_rate=self.drop_rate, drop_path_rate=self.drop_path_rate,
+                                 train=train)
 
     x = residual(x, y)
     y = FeedForward(self.ffn_dim, kind=_gated_ffn_kind(self.activation), use_bias=False,
-                    kernel_init=_TORCH_LINEAR_INIT, dtype=self.dtype, name="ffn")(norm(name="ffn_norm")(x))
+                    kernel_init=torch_linear_kernel_init, dtype=self.dtype, name="ffn")(norm(name="ffn_norm")(x))
     return residual(x, y), state
 
 

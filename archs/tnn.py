@@ -13,14 +13,14 @@ import jax.numpy as jnp
 import numpy as np
 
 from archs.layers.activations import get_activation
-from archs.layers.drop_path import DropPath
+from archs.layers.drop_path import dropped_residual
 from archs.layers.ffn import FeedForward
+from archs.layers.initializers import torch_linear_kernel_init
 from archs.layers.toeplitz import Tno, simple_rms_norm
 from archs.registry import register_model
 
 # torch.nn.Linear's default weight init; biases start at zero here (torch: U(+-1/sqrt(fan_in))).
-_TORCH_LINEAR_INIT = nn.initializers.variance_scaling(1.0 / 3.0, "fan_in", "uniform")
-_dense = functools.partial(nn.Dense, kernel_init=_TORCH_LINEAR_INIT)
+_dense = functools.partial(nn.Dense, kernel_init=torch_linear_kernel_init)
 
 
 class Gtu(nn.Module):
@@ -63,15 +63,14 @@ class TnnLayer(nn.Module):
 
   @nn.compact
   def __call__(self, x, train: bool = False):
-    def residual(x, y):
-      y = nn.Dropout(self.drop_rate)(y, deterministic=not train)
-      return x + DropPath(self.drop_path_rate)(y, train)
+    residual = functools.partial(dropped_residual, drop_rate=self.drop_rate, drop_path_rate=self.drop_path_rate,
+                                 train=train)
 
     y = Gtu(self.dim, self.num_heads, self.expand_ratio, self.rpe_dim, self.rpe_layers, self.causal, self.decay,
             dtype=self.dtype, name="token_mixer")(simple_rms_norm(x))
     x = residual(x, y)
     # tnn-pytorch's GLU l3(SiLU(l1 x) * l2 x), with biases, is the shared SwiGLU FFN.
-    y = FeedForward(self.glu_dim, kind="swiglu", kernel_init=_TORCH_LINEAR_INIT, dtype=self.dtype,
+    y = FeedForward(self.glu_dim, kind="swiglu", kernel_init=torch_linear_kernel_init, dtype=self.dtype,
                     name="feature_mixer")(simple_rms_norm(x))
     return residual(x, y)
 

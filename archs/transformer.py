@@ -105,15 +105,12 @@ def _stack_kwargs(m):
               layer_norm_eps=m.layer_norm_eps, decode=m.decode, dtype=m.dtype)
 
 
-class Transformer(nn.Module):
-  """Encoder-decoder: `apply(variables, src (B, Ls), tgt_in (B, Lt), train=False)` -> logits (B, Lt, V), float32.
-  Defaults are the paper's base model (37k shared BPE vocabulary)."""
+class TransformerOptions(nn.Module):
+  """The fields Transformer and TransformerLM share; defaults are the paper's base model."""
   vocab_size: int = 37000
   d_model: int = 512
   num_heads: int = 8
   d_ff: int = 2048
-  num_encoder_layers: int = 6
-  num_decoder_layers: int = 6
   ffn_kind: str = "relu"
   pre_ln: bool = False
   positional: str = "sinusoidal"
@@ -121,12 +118,19 @@ class Transformer(nn.Module):
   dropout_rate: float = 0.1
   attention_dropout_rate: float = 0.0
   ffn_dropout_rate: float = 0.0
-  share_embeddings: bool = True  # source and target embeddings (a shared vocabulary)
   tie_output: bool = True  # pre-softmax projection = target embedding^T
-  pad_id: int | None = 0
   layer_norm_eps: float = 1e-6
   decode: bool = False
   dtype: jnp.dtype = jnp.float32
+
+
+class Transformer(TransformerOptions):
+  """Encoder-decoder: `apply(variables, src (B, Ls), tgt_in (B, Lt), train=False)` -> logits (B, Lt, V), float32.
+  Defaults are the paper's base model (37k shared BPE vocabulary)."""
+  num_encoder_layers: int = 6
+  num_decoder_layers: int = 6
+  share_embeddings: bool = True  # source and target embeddings (a shared vocabulary)
+  pad_id: int | None = 0
 
   def setup(self):
     if self.share_embeddings:
@@ -159,25 +163,10 @@ class Transformer(nn.Module):
     return self.decode_logits(self.encode(src, train=train), src, tgt_in, train=train)
 
 
-class TransformerLM(nn.Module):
+class TransformerLM(TransformerOptions):
   """Decoder-only causal LM (the decoder without cross-attention): `apply(variables, tokens (B, L), train=False)`
   -> logits (B, L, V), float32. Same layer options as Transformer; no padding mask (causality hides right padding)."""
-  vocab_size: int = 37000
-  d_model: int = 512
-  num_heads: int = 8
-  d_ff: int = 2048
   num_layers: int = 6
-  ffn_kind: str = "relu"
-  pre_ln: bool = False
-  positional: str = "sinusoidal"
-  max_len: int = 512
-  dropout_rate: float = 0.1
-  attention_dropout_rate: float = 0.0
-  ffn_dropout_rate: float = 0.0
-  tie_output: bool = True
-  layer_norm_eps: float = 1e-6
-  decode: bool = False
-  dtype: jnp.dtype = jnp.float32
 
   @nn.compact
   def __call__(self, tokens, *, train: bool = False):

@@ -20,7 +20,9 @@ import jax.numpy as jnp
 import numpy as np
 
 from archs.layers.activations import leaky_relu
-from archs.layers.series_activation import BN_EPS, BN_MOMENTUM, SeriesActivation, fold_batch_norm
+from archs.layers.batch_norm import torch_batch_norm
+from archs.layers.features import classifier_output
+from archs.layers.series_activation import BN_EPS, SeriesActivation, fold_batch_norm
 from archs.registry import register_model
 
 _init = nn.initializers.normal(0.02)  # timm trunc_normal_(std=.02): truncation at +-2 never bites
@@ -32,8 +34,7 @@ def _conv(features, kernel=1, stride=1, padding=0, *, name, dtype):
 
 
 def _bn(train, *, name, dtype):
-  return nn.BatchNorm(use_running_average=not train, momentum=BN_MOMENTUM, epsilon=BN_EPS, dtype=dtype,
-                      name=name)
+  return torch_batch_norm(train, dtype, BN_EPS)(name=name)
 
 
 def _deep_training_pair(x, mid, out, *, act_lambda, train, dtype, kernel=1, stride=1, padding=0,
@@ -161,10 +162,8 @@ class VanillaNet(nn.Module):
     logits = Head(self.num_classes, self.drop_rate, self.deploy, self.dtype, name="head")(
         pooled, act_lambda, train)
     logits = logits.reshape(x.shape[0], -1).astype(jnp.float32)
-    if return_features:
-      # stages: the stem's output, then every block's (the reference counts the stem as a layer).
-      return {"logits": logits, "pre_logits": pooled.reshape(x.shape[0], -1), "stages": tuple(stages)}
-    return logits
+    # stages: the stem's output, then every block's (the reference counts the stem as a layer).
+    return classifier_output(logits, pooled.reshape(x.shape[0], -1), stages, return_features)
 
 
 # ---------------------------------------------------------------- train form -> deploy form (spec 1.5)

@@ -17,6 +17,8 @@ import flax.linen as nn
 import jax.numpy as jnp
 
 from archs.layers.activations import relu
+from archs.layers.batch_norm import torch_batch_norm
+from archs.layers.features import classifier_output
 from archs.layers.lrn import local_response_norm
 from archs.layers.torch_pool import adaptive_avg_pool
 from archs.registry import register_model
@@ -56,8 +58,7 @@ class VGG(nn.Module):
         x = nn.Conv(width, (k, k), padding=[(k // 2, k // 2)] * 2, use_bias=True, kernel_init=_conv_init,
                     dtype=self.dtype, name=f"conv{s}_{i}")(x)
         if self.batch_norm:
-          x = nn.BatchNorm(use_running_average=not train, momentum=0.9, epsilon=1e-5,
-                           dtype=self.dtype, name=f"bn{s}_{i}")(x)
+          x = torch_batch_norm(train, self.dtype)(name=f"bn{s}_{i}")(x)
         x = relu(x)
         if f"conv{s}_{i}" in self.lrn_after:
           x = local_response_norm(x)
@@ -73,9 +74,7 @@ class VGG(nn.Module):
       x = nn.Dropout(self.drop_rate, deterministic=not train)(x)
     logits = nn.Dense(self.num_classes, kernel_init=_dense_init, dtype=self.dtype, name="fc8")(x)
     logits = logits.astype(jnp.float32)
-    if return_features:
-      return {"logits": logits, "pre_logits": x, "stages": tuple(stage_maps), "named": named}
-    return logits
+    return classifier_output(logits, x, stage_maps, return_features, named=named)
 
 
 for _depth, _cfg in ((11, "A"), (13, "B"), (16, "D"), (19, "E")):

@@ -1,4 +1,5 @@
 """The registry's contract: names, overrides, errors, and what `import archs` pulls in."""
+import json
 import subprocess
 import sys
 
@@ -42,3 +43,51 @@ def test_import_archs_needs_only_jax_flax_numpy():
           "'tensorflow', 'torch') if m in sys.modules]; print(bad)")
   out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
   assert out.strip() == "[]", f"import archs pulled in {out.strip()}"
+
+
+SPY_ON_REGISTRATION = """
+import importlib, json, pkgutil, sys
+import archs
+from archs import registry
+assert not [m for m in sys.modules if m.split('.')[-1] in registry.MODEL_FILES], 'import archs imported a model file'
+home, register = {}, registry.register_model
+
+def spy(fn=None, *, name=None, to_deploy=None):
+  file = sys._getframe(1).f_globals['__name__']
+  def record(f):
+    home[name or f.__name__] = file
+    return register(f, name=name, to_deploy=to_deploy)
+  return record(fn) if fn is not None else record
+
+registry.register_model = spy
+for info in pkgutil.iter_modules(archs.__path__):  # every file, eagerly, as `import archs` once did
+  if not info.name.startswith('_') and info.name not in ('registry', 'layers', 'losses'):
+    importlib.import_module('archs.' + info.name)
+print(json.dumps(home))
+"""
+
+
+def test_model_files_index_equals_what_importing_every_file_registers():
+  out = subprocess.run([sys.executable, "-c", SPY_ON_REGISTRATION], capture_output=True, text=True, check=True)
+  registered = json.loads(out.stdout)
+  index = {name: f"archs.{file}" for file, names in registry.MODEL_FILES.items() for name in names}
+  assert registered == index, (f"registry.MODEL_FILES is stale: missing {sorted(set(registered) - set(index))}, "
+                               f"wrong or extra {sorted(k for k in index if registered.get(k) != index[k])}")
+
+
+def test_building_one_model_imports_only_its_file():
+  code = ("import sys, archs; archs.create_model('lenet5'); from archs import registry; "
+          "print(sorted(m for m in sys.modules if m.split('.')[-1] in registry.MODEL_FILES))")
+  out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+  assert out.strip() == "['archs.lenet']", f"create_model('lenet5') imported {out.strip()}"
+
+
+def test_model_files_are_attributes_of_the_package():
+  assert archs.transformer.greedy_decode and archs.losses.softmax_cross_entropy
+  with pytest.raises(AttributeError, match="no attribute 'resnet_v9'"):
+    archs.resnet_v9
+
+
+def test_built_in_names_stay_registered():
+  with pytest.raises(ValueError, match="'lenet5' is built in"):
+    registry.unregister_model("lenet5")

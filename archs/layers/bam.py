@@ -1,11 +1,11 @@
 """Bottleneck Attention Module (Park et al. 2018; Jongchan/attention-module MODELS/bam.py)."""
-import functools
 from typing import Any
 
 import flax.linen as nn
 import jax.numpy as jnp
 
 from archs.layers.activations import relu, sigmoid
+from archs.layers.batch_norm import torch_batch_norm
 
 COMBINES = ("sum", "product")
 
@@ -29,7 +29,7 @@ class BAM(nn.Module):
       raise ValueError(f"unknown BAM combine {self.combine!r}; accepted: {', '.join(COMBINES)}")
     channels = x.shape[-1]
     hidden = channels // self.reduction
-    norm = functools.partial(nn.BatchNorm, use_running_average=not train, momentum=0.9, epsilon=1e-5, dtype=self.dtype)
+    norm = torch_batch_norm(train, self.dtype)
 
     mc = jnp.mean(x, axis=(1, 2))
     mc = relu(norm(name="channel_bn")(nn.Dense(hidden, dtype=self.dtype, name="channel_fc1")(mc)))

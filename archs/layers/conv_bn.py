@@ -5,6 +5,7 @@ import flax.linen as nn
 import jax.numpy as jnp
 
 from archs.layers.activations import relu
+from archs.layers.batch_norm import torch_batch_norm
 
 
 class ConvBN(nn.Module):
@@ -30,6 +31,5 @@ class ConvBN(nn.Module):
                 padding=[(self.padding, self.padding)] * 2, feature_group_count=self.groups,
                 use_bias=not self.use_bn, kernel_init=self.kernel_init, dtype=self.dtype, name="conv")(x)
     if self.use_bn:
-      x = nn.BatchNorm(use_running_average=not train, momentum=0.9, epsilon=self.bn_eps,
-                       dtype=self.dtype, name="bn")(x)
+      x = torch_batch_norm(train, self.dtype, self.bn_eps)(name="bn")(x)
     return self.act(x) if self.act is not None else x

@@ -18,3 +18,12 @@ class DropPath(nn.Module):
     keep = 1.0 - self.rate
     mask = jax.random.bernoulli(self.make_rng("dropout"), keep, (x.shape[0],) + (1,) * (x.ndim - 1))
     return jnp.where(mask, x / keep, jnp.zeros_like(x))
+
+
+def dropped_residual(x, y, *, drop_rate: float, drop_path_rate: float, train: bool):
+  """x + DropPath(Dropout(y)), the residual add of a pre-norm sequence block (RetNet, TNN).
+
+  Call it inside the block's compact `__call__`: the two layers become the block's submodules.
+  """
+  y = nn.Dropout(drop_rate)(y, deterministic=not train)
+  return x + DropPath(drop_path_rate)(y, train)

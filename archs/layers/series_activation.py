@@ -19,8 +19,9 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
+from archs.layers.batch_norm import torch_batch_norm
+
 BN_EPS = 1e-6
-BN_MOMENTUM = 0.9  # PyTorch momentum 0.1
 
 
 class DepthwiseConv(nn.Module):
@@ -76,8 +77,7 @@ class SeriesActivation(nn.Module):
                       dtype=self.dtype, name="conv")(jax.nn.relu(x))
     if self.deploy:
       return x
-    return nn.BatchNorm(use_running_average=not train, momentum=BN_MOMENTUM, epsilon=BN_EPS,
-                        dtype=self.dtype, name="bn")(x)
+    return torch_batch_norm(train, self.dtype, BN_EPS)(name="bn")(x)
 
 
 def fold_batch_norm(params, batch_stats, eps: float = BN_EPS):
