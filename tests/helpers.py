@@ -16,7 +16,7 @@ LANGUAGE_MODELS = ("retnet_*", "tnn_*", "lstm_*", "transformer_lm_*", "hyper_lst
 SEQ2SEQ = ("transformer_tiny", "transformer_base", "lstm_seq2seq_*")  # checked before LANGUAGE_MODELS
 PARITY = ("pondernet_*",)
 GRAPH = ("gcn*",)
-FLAT_FEATURES = ("mlp", "*_regression")
+FLAT_FEATURES = ("mlp", "*_regression", "perceptron")
 # Image models that need more than 32x32 (AlexNet/ZFNet reach 6x6 before FC6 only from 224; Swin's last stage
 # at 32x32 is a 1x1 map, whose attention over one token leaves its queries and keys without gradient).
 IMAGE_SIZE = {"alexnet*": 224, "zfnet*": 224, "swin_*": 64}
@@ -48,7 +48,7 @@ def model_inputs(name, batch=2):
     x = (jnp.asarray(rng.standard_normal((batch, 8, 8, 1)), jnp.float32),)
     if name == "linear_regression":
       return {"num_outputs": 3}, x, (batch, 3)
-    if name == "logistic_regression":
+    if name in ("logistic_regression", "perceptron"):
       return {}, x, (batch,)
     return {"num_classes": CLASSES}, x, (batch, CLASSES)
   size = next((s for p, s in IMAGE_SIZE.items() if fnmatch.fnmatchcase(name, p)), 32)

@@ -17,7 +17,7 @@ IMAGE_CONFIGS = {"lenet5": [None, "relu", "paper"], "resnet50": [None, "imagenet
 TASK_CONFIGS = {"transformer": [None, "copy", "reverse", "sort", "paper", "lstm"], "lstm": [None], "tnn": [None],
                 "retnet": [None, "parallel", "chunkwise", "recurrent"],
                 "char_lm": [None, "lstm", "tnn", "retnet", "retnet_parallel", "retnet_chunkwise", "retnet_recurrent"],
-                "pondernet": [None, "paper"], "gcn": [None], "regression": [None, "linear", "logistic", "softmax"]}
+                "pondernet": [None, "paper"], "gcn": [None], "regression": [None, "linear", "logistic", "softmax", "perceptron"]}
 
 
 def test_every_config_file_is_listed():
