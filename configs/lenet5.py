@@ -28,4 +28,5 @@ def get_config(arg=None):
     c.model_kwargs = {"activation": "relu", "pool": "max"}
   if arg == "paper":
     c.model_kwargs = {"activation": "scaled_tanh", "pool": "trainable", "c3_table": "paper", "output": "rbf"}
+    c.learning_rate = 0.005  # the RBF logits -|x - c|^2 span hundreds: 0.05 reaches 76.7%, 0.005 97.8%
   return defaults.locked(c)
