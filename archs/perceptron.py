@@ -4,7 +4,7 @@
 Weights start at zero, as in Rosenblatt's procedure (the rule does not need a random start: a misclassified
 example moves w whatever its value). The learning rule, for a label t in {0, 1} mapped to s = 2t - 1,
   w <- w + lr * s * x,  b <- b + lr * s   whenever s (x w + b) <= 0,
-is gradient descent on the perceptron criterion max(0, -s (x w + b)) (Duda & Hart): train/tasks_misc.py's
+is gradient descent on the perceptron criterion max(0, -s (x w + b)) (Duda & Hart): train/tasks/regression.py's
 regression task, kind "perceptron", with plain SGD (configs/regression.py:perceptron); batch size 1 is the rule
 exactly, a batch averages the updates of its misclassified examples.
 """
