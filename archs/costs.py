@@ -41,12 +41,13 @@ DEFAULT_INPUTS: dict[str, tuple] = {
     "transformer_lm_tiny": _TOKENS_128, "hyper_lstm*": _TOKENS_128,
     "gcn_tiny": (((34, 34), "float32"), ((156, 2), "int32")),  # karate club: one-hot nodes, 78 edges both ways
     "gcn": (((2708, 1433), "float32"), ((10556, 2), "int32")),  # Cora
+    "lstm_seq2seq_*": (((1, 32), "int32"), ((1, 32), "int32")),  # source, target of 32 tokens
     "lstm_*": (((1, 35), "int32"),),  # Zaremba et al.: 35 unrolled steps
     "transformer_lm_base": _TOKENS_512, "retnet_base": _TOKENS_512, "tnn_base": _TOKENS_512,
     "pondernet_parity": (((1, 8), "float32"),),
     "pondernet_parity_paper": (((1, 64), "float32"),),
     "mlp": (((1, 784), "float32"),),
-    "*_regression": (((1, 64), "float32"),),
+    "*_regression": (((1, 64), "float32"),), "perceptron": (((1, 64), "float32"),),
     "*": (((1, 224, 224, 3), "float32"),),  # ImageNet classifiers
 }
 @dataclasses.dataclass(frozen=True)

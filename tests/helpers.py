@@ -13,10 +13,10 @@ import numpy as np
 # Input kind of every non-image model (fnmatch patterns); every other registered model is an NHWC image
 # classifier. A new model of another kind fails tests/test_contract.py until it is given its kind here.
 LANGUAGE_MODELS = ("retnet_*", "tnn_*", "lstm_*", "transformer_lm_*", "hyper_lstm*")
-SEQ2SEQ = ("transformer_tiny", "transformer_base")
+SEQ2SEQ = ("transformer_tiny", "transformer_base", "lstm_seq2seq_*")  # checked before LANGUAGE_MODELS
 PARITY = ("pondernet_*",)
 GRAPH = ("gcn*",)
-FLAT_FEATURES = ("mlp", "*_regression")
+FLAT_FEATURES = ("mlp", "*_regression", "perceptron")
 # Image models that need more than 32x32 (AlexNet/ZFNet reach 6x6 before FC6 only from 224; Swin's last stage
 # at 32x32 is a 1x1 map, whose attention over one token leaves its queries and keys without gradient).
 IMAGE_SIZE = {"alexnet*": 224, "zfnet*": 224, "swin_*": 64}
@@ -34,11 +34,11 @@ def model_inputs(name, batch=2):
   output is a dict (PonderNet) checked by its own test file.
   """
   rng = np.random.default_rng(0)
-  if matches(name, LANGUAGE_MODELS):
-    return {"vocab_size": VOCAB}, (jnp.asarray(rng.integers(1, VOCAB, (batch, 8)), jnp.int32),), (batch, 8, VOCAB)
   if matches(name, SEQ2SEQ):
     tokens = lambda: jnp.asarray(rng.integers(3, VOCAB, (batch, 6)), jnp.int32)
     return {"vocab_size": VOCAB, "pad_id": 0}, (tokens(), tokens()), (batch, 6, VOCAB)
+  if matches(name, LANGUAGE_MODELS):
+    return {"vocab_size": VOCAB}, (jnp.asarray(rng.integers(1, VOCAB, (batch, 8)), jnp.int32),), (batch, 8, VOCAB)
   if matches(name, PARITY):
     return {}, (jnp.asarray(rng.choice([-1.0, 0.0, 1.0], (batch, 8)), jnp.float32),), None
   if matches(name, GRAPH):
@@ -48,7 +48,7 @@ def model_inputs(name, batch=2):
     x = (jnp.asarray(rng.standard_normal((batch, 8, 8, 1)), jnp.float32),)
     if name == "linear_regression":
       return {"num_outputs": 3}, x, (batch, 3)
-    if name == "logistic_regression":
+    if name in ("logistic_regression", "perceptron"):
       return {}, x, (batch,)
     return {"num_classes": CLASSES}, x, (batch, CLASSES)
   size = next((s for p, s in IMAGE_SIZE.items() if fnmatch.fnmatchcase(name, p)), 32)

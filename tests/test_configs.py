@@ -8,16 +8,16 @@ import pytest
 import archs
 from train import defaults, optim
 
-IMAGE_CONFIGS = {"lenet5": [None, "relu"], "resnet50": [None, "imagenet", "rs0", "rs8", "rs9", "rs"],
+IMAGE_CONFIGS = {"lenet5": [None, "relu", "paper"], "resnet50": [None, "imagenet", "rs0", "rs8", "rs9", "rs"],
                  "convnext": [None, "imagenet", "cifar10"],
                  "vgg16": [None, "bn", "imagenet"], "googlenet": [None, "paper", "imagenet"], "hypernet": [None],
                  "vanillanet": [None, "vanillanet_9", "vanillanet_13_x1_5_ada_pool", "imagenet", "cifar10"],
                  "vit": [None, "imagenet"], "swin": [None, "imagenet"], "cifar10_resnet": [None, "wrn28_10"]}
 # Built and run by tests/test_tasks_*.py; checked here for keys and names.
-TASK_CONFIGS = {"transformer": [None, "copy", "reverse", "sort", "paper"], "lstm": [None], "tnn": [None],
+TASK_CONFIGS = {"transformer": [None, "copy", "reverse", "sort", "paper", "lstm"], "lstm": [None], "tnn": [None],
                 "retnet": [None, "parallel", "chunkwise", "recurrent"],
                 "char_lm": [None, "lstm", "tnn", "retnet", "retnet_parallel", "retnet_chunkwise", "retnet_recurrent"],
-                "pondernet": [None, "paper"], "gcn": [None], "regression": [None, "linear", "logistic", "softmax"]}
+                "pondernet": [None, "paper"], "gcn": [None], "regression": [None, "linear", "logistic", "softmax", "perceptron"]}
 
 
 def test_every_config_file_is_listed():

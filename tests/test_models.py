@@ -28,8 +28,8 @@ DEFAULT = {
     "lenet5", "resnet18", "preact_resnet18", "wide_resnet40_1", "mobilenet_v1_025", "convnext_tiny", "vanillanet_5",
     "vit_tiny_patch16_224", "swin_tiny_patch4_window7_224",
     "hyper_resnet40_1", "retnet_tiny", "tnn_tiny", "lstm_tiny",
-    "transformer_lm_tiny", "hyper_lstm_tiny", "transformer_tiny", "pondernet_parity", "gcn_tiny", "mlp",
-    "linear_regression", "logistic_regression", "softmax_regression"}
+    "transformer_lm_tiny", "hyper_lstm_tiny", "transformer_tiny", "lstm_seq2seq_tiny", "pondernet_parity", "gcn_tiny", "mlp",
+    "linear_regression", "logistic_regression", "softmax_regression", "perceptron"}
 # Switched off so that one fixed draw cannot drop a whole block and leave its parameters without gradient.
 STOCHASTIC_FIELDS = ("drop_path_rate", "local_drop_rate", "global_drop_ratio")
 

@@ -76,6 +76,21 @@ def test_seq2seq_trainer_run_writes_greedy_exact_match(tmp_path):
   assert written["steps"] == 2 and written["num_devices"] == 8
 
 
+def test_lstm_seq2seq_preset_runs_with_generic_greedy_and_beam_metrics(tmp_path):
+  """configs/transformer.py:lstm: the LSTM encoder-decoder decodes with archs/decoding.py (no cache) and its eval
+  reports beam search beside greedy."""
+  config = defaults.load_config("transformer", "lstm")
+  config.model_kwargs = {"embed_dim": 8, "hidden_size": 16}
+  config.task_kwargs.max_len, config.task_kwargs.train_examples, config.task_kwargs.eval_examples = 4, 64, 20
+  config.num_epochs, config.batch_size, config.eval_batch_size, config.steps_per_call = 1, 32, 16, 2
+  summary = trainer.train_and_evaluate(config, str(tmp_path))
+  for key in ("eval_exact_match", "eval_greedy_accuracy", "eval_beam_exact_match", "eval_beam_accuracy"):
+    assert 0.0 <= summary[key] <= 1.0, f"{key} missing or out of range: {summary}"
+  v, e, h = text_data.SEQ2SEQ_VOCAB, 8, 16  # two embeddings, 2 + 2 layers of 4h(in + h) + 8h, softmax with bias
+  lstm = 4 * h * (e + h) + 8 * h + 4 * h * (2 * h) + 8 * h
+  assert summary["model"] == "lstm_seq2seq_tiny" and summary["num_params"] == 2 * v * e + 2 * lstm + (h + 1) * v
+
+
 # ---------------------------------------------------------------- language modelling
 def test_corpus_is_deterministic_and_unigram_nll_follows_the_formula():
   text = text_data.english_corpus(5000, seed=0)

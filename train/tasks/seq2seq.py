@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import jax.numpy as jnp
 
-from archs.transformer import greedy_decode
+from archs import decoding
+from archs.transformer import Transformer, greedy_decode
 from train import data, errors, text_data
 from train.tasks.base import Task, other_collections, task_options, token_metrics
 
@@ -16,14 +17,17 @@ class Seq2SeqTask(Task):
   """Digit strings -> their copy / reversal / sort, for encoder-decoder models `apply(v, src, tgt_in)` -> logits.
 
   task_kwargs: kind (copy | reverse | sort), min_len, max_len, train_examples (a fixed train set drawn from the
-  run's seed), eval_examples (a fixed eval set drawn from eval_seed, the same for every run), label_smoothing.
+  run's seed), eval_examples (a fixed eval set drawn from eval_seed, the same for every run), label_smoothing,
+  beam_size / beam_alpha (0: no beam search in eval).
   Eval metrics: `loss`, `accuracy` (teacher-forced next-token accuracy over target tokens, EOS included),
-  `exact_match` (the GREEDY decoding, archs.transformer.greedy_decode with the key/value cache, equals the whole
-  target: digits, EOS, and padding after it) and `greedy_accuracy` (token accuracy of that decoding).
+  `exact_match` (the GREEDY decoding equals the whole target: digits, EOS, and padding after it; the Transformer's
+  is archs.transformer.greedy_decode with the key/value cache, other models' archs.decoding.greedy) and
+  `greedy_accuracy` (token accuracy of that decoding); with task_kwargs beam_size > 0 also `beam_exact_match` and
+  `beam_accuracy`, of archs.decoding.beam_search (length penalty alpha = beam_alpha).
   """
   name = "seq2seq"
   DEFAULTS = dict(kind="reverse", min_len=1, max_len=10, train_examples=20000, eval_examples=1000, eval_seed=1234,
-                  label_smoothing=0.0)
+                  label_smoothing=0.0, beam_size=0, beam_alpha=0.6)
 
   def __init__(self, seed: int = 0, **options):
     self.seed = seed
@@ -66,9 +70,17 @@ class Seq2SeqTask(Task):
     target = batch["tgt_out"]
     weights = (target != text_data.PAD).astype(jnp.float32) * mask[:, None]
     _, metrics = token_metrics(logits, target, weights, self.options["label_smoothing"])
-    decoded = greedy_decode(model, variables, batch["src"], max_len=target.shape[1], bos_id=text_data.BOS,
-                            eos_id=text_data.EOS)
+    ids = dict(max_len=target.shape[1], bos_id=text_data.BOS, eos_id=text_data.EOS)
+    if isinstance(model, Transformer):
+      decoded = greedy_decode(model, variables, batch["src"], **ids)
+    else:
+      decoded = decoding.greedy(model, variables, batch["src"], **ids, pad_id=text_data.PAD)
     metrics.update(decoded_metrics(decoded, target, mask))
+    if self.options["beam_size"] > 0:
+      beam, _ = decoding.beam_search(model, variables, batch["src"], **ids, beam_size=self.options["beam_size"],
+                                     alpha=self.options["beam_alpha"], pad_id=text_data.PAD)
+      exact, correct = decoded_metrics(beam, target, mask).values()
+      metrics.update(beam_exact_match=exact, beam_accuracy=correct)
     return metrics
 
 
