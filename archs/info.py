@@ -1,0 +1,109 @@
+"""What each registered model needs as input: `archs.model_info(name) -> ModelInfo` (timm's pretrained_cfg).
+
+Default input (costs.DEFAULT_INPUTS), the smallest square image it accepts (MIN_IMAGE_SIZES, measured with
+`jax.eval_shape` and checked by tests/test_model_info.py at that size and one below), the preprocessing of its
+reference (mean/std of [0, 1] pixels, resize interpolation, crop_pct: the fraction of the resized image the
+evaluation centre crop keeps), the task kind, the classifier head's parameter name, and the reference it follows.
+The training program reads it: an image smaller than the minimum is a one-line error naming the size to use, and a
+run started from a reference checkpoint (`init_from`) normalises as that reference did.
+"""
+from __future__ import annotations
+
+import dataclasses
+import fnmatch
+import functools
+import importlib
+import re
+
+import jax
+import jax.numpy as jnp
+
+from archs import costs
+from archs.registry import create_model, model_fields
+
+IMAGENET = ((0.485, 0.456, 0.406), (0.229, 0.224, 0.225))
+CIFAR10 = ((0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616))
+INCEPTION = ((0.5, 0.5, 0.5), (0.5, 0.5, 0.5))
+
+# pattern: (mean/std, interpolation, crop_pct) of the reference's evaluation transform (first match wins).
+PREPROCESSING = {
+    "lenet5": (None, None, 1.0),                               # the paper's inputs: centred digits, no statistics
+    "*_cifar": (CIFAR10, None, 1.0),
+    "wide_resnet28_10": (CIFAR10, None, 1.0), "wide_resnet40_*": (CIFAR10, None, 1.0),
+    "wide_resnet16_8": (CIFAR10, None, 1.0), "resnet110_stochastic_depth": (CIFAR10, None, 1.0),
+    "fractalnet20": (CIFAR10, None, 1.0), "hyper_resnet40_1": (CIFAR10, None, 1.0),
+    "vit_*": (INCEPTION, "bicubic", 0.9),                      # timm's augreg weights
+    "swin_*": (IMAGENET, "bicubic", 0.9),                      # timm / torchvision
+    "convnext_*": (IMAGENET, "bicubic", 0.875),                # timm
+    "resnetrs*": (IMAGENET, "bicubic", 0.94),                  # timm
+    "resnet50d": (IMAGENET, "bicubic", 0.875), "seresnet50": (IMAGENET, "bicubic", 0.875),
+    "vanillanet_*": (IMAGENET, "bicubic", 0.875),              # the authors' timm-based transform
+    "*": (IMAGENET, "bilinear", 0.875),                        # torchvision's ImageNet classifiers
+}
+
+# Smallest square input side each image model accepts (the feature maps stay non-empty, fixed-size heads fit).
+MIN_IMAGE_SIZES = {}  # filled below from the measured table
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelInfo:
+  name: str
+  task: str                         # "image", "tokens", "seq2seq", "graph" or "features"
+  input_size: tuple                 # default input per positional input, without the batch axis
+  min_image_size: int | None        # smallest square side for image models, else None
+  image_channels: int | None
+  mean: tuple | None                # of [0, 1] pixels; None: no reference statistics
+  std: tuple | None
+  interpolation: str | None
+  crop_pct: float | None
+  output_size_field: str | None     # num_classes, vocab_size or num_outputs
+  head: str | None                  # the top-level module holding the classifier (replaced when num_classes changes)
+  reference: str                    # the first sentence of the model file's docstring
+
+
+def reference(docstring: str | None) -> str:
+  """The first sentence of a module docstring's first paragraph ("et al." does not end it)."""
+  paragraph = " ".join((docstring or "").strip().split("\n\n")[0].split())
+  return re.split(r"(?<!\bal)\.(?:\s|$)", paragraph)[0]
+
+
+def _first(table: dict, name: str):
+  return next(v for pattern, v in table.items() if fnmatch.fnmatchcase(name, pattern))
+
+
+def _task(specs) -> str:
+  shapes = [s for s, _ in specs]
+  if len(shapes) == 1 and len(shapes[0]) == 4:
+    return "image"
+  if all(d.startswith("int") for _, d in specs):
+    return "tokens" if len(specs) == 1 else "seq2seq"
+  return "graph" if len(specs) == 2 else "features"
+
+
+def _head(model, specs) -> str | None:
+  """The top-level module whose parameters end in the output size (found with an unusual class count)."""
+  field = next((f for f in ("num_classes", "vocab_size", "num_outputs") if f in model_fields(model)), None)
+  if field is None:
+    return None
+  probe = model.clone(**{field: 997})
+  inputs = [jax.ShapeDtypeStruct(s, jnp.dtype(d)) for s, d in specs]
+  params = jax.eval_shape(lambda *x: probe.init(jax.random.key(0), *x), *inputs).get("params", {})
+  paths = [p for p, leaf in jax.tree_util.tree_flatten_with_path(params)[0] if leaf.shape[-1:] == (997,)]
+  return paths[-1][0].key if paths else None
+
+
+@functools.lru_cache(maxsize=None)
+def model_info(name: str) -> ModelInfo:
+  """The input and preprocessing facts of the registered model `name` (computed once, shapes only)."""
+  model = create_model(name)
+  specs = costs.default_inputs(name)
+  task = _task(specs)
+  stats, interpolation, crop_pct = _first(PREPROCESSING, name) if task == "image" else (None, None, None)
+  field = next((f for f in ("num_classes", "vocab_size", "num_outputs") if f in model_fields(model)), None)
+  return ModelInfo(
+      name=name, task=task, input_size=tuple(tuple(s[1:]) if s[0] == 1 else tuple(s) for s, _ in specs),
+      min_image_size=MIN_IMAGE_SIZES.get(name) if task == "image" else None,
+      image_channels=specs[0][0][-1] if task == "image" else None,
+      mean=stats[0] if stats else None, std=stats[1] if stats else None, interpolation=interpolation,
+      crop_pct=crop_pct, output_size_field=field, head=_head(model, specs),
+      reference=reference(importlib.import_module(type(model).__module__).__doc__))
