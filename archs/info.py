@@ -15,6 +15,7 @@ import functools
 import importlib
 import re
 
+import flax
 import jax
 import jax.numpy as jnp
 
@@ -41,8 +42,9 @@ PREPROCESSING = {
     "*": (IMAGENET, "bilinear", 0.875),                        # torchvision's ImageNet classifiers
 }
 
-# Smallest square input side each image model accepts (the feature maps stay non-empty, fixed-size heads fit).
-MIN_IMAGE_SIZES = {}  # filled below from the measured table
+# Smallest square input side each image model accepts (its feature maps stay non-empty and its pools fit), found
+# with `min_image_size(name, measure=True)`; tests/test_model_info.py checks each at that size and one below.
+MIN_IMAGE_SIZES: dict[str, int] = {}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -92,6 +94,33 @@ def _head(model, specs) -> str | None:
   return paths[-1][0].key if paths else None
 
 
+def accepts(model, size: int, channels: int) -> bool:
+  """Whether `model` initialises and runs on one size x size x channels image (shapes only)."""
+  x = jax.ShapeDtypeStruct((1, size, size, channels), jnp.float32)
+  try:
+    variables = jax.eval_shape(lambda x: model.init(jax.random.key(0), x), x)
+    jax.eval_shape(lambda v, x: model.apply(v, x), variables, x)
+  except (ValueError, TypeError, ZeroDivisionError, flax.errors.FlaxError):  # a window larger than its input, ...
+    return False
+  return True
+
+
+@functools.lru_cache(maxsize=None)
+def min_image_size(name: str, measure: bool = False) -> int | None:
+  """The smallest square side the image model `name` accepts: MIN_IMAGE_SIZES, or a bisection with `measure`."""
+  if name in MIN_IMAGE_SIZES or not measure:
+    return MIN_IMAGE_SIZES.get(name)
+  (shape, _), = costs.default_inputs(name)
+  model, channels = create_model(name), shape[-1]
+  if accepts(model, 1, channels):
+    return 1
+  low, high = 2, shape[1]
+  while low < high:
+    mid = (low + high) // 2
+    low, high = (low, mid) if accepts(model, mid, channels) else (mid + 1, high)
+  return low
+
+
 @functools.lru_cache(maxsize=None)
 def model_info(name: str) -> ModelInfo:
   """The input and preprocessing facts of the registered model `name` (computed once, shapes only)."""
@@ -102,7 +131,7 @@ def model_info(name: str) -> ModelInfo:
   field = next((f for f in ("num_classes", "vocab_size", "num_outputs") if f in model_fields(model)), None)
   return ModelInfo(
       name=name, task=task, input_size=tuple(tuple(s[1:]) if s[0] == 1 else tuple(s) for s, _ in specs),
-      min_image_size=MIN_IMAGE_SIZES.get(name) if task == "image" else None,
+      min_image_size=min_image_size(name) if task == "image" else None,
       image_channels=specs[0][0][-1] if task == "image" else None,
       mean=stats[0] if stats else None, std=stats[1] if stats else None, interpolation=interpolation,
       crop_pct=crop_pct, output_size_field=field, head=_head(model, specs),

@@ -108,6 +108,11 @@ def train_and_evaluate(config, workdir: str) -> dict:
     if not _rejects_input(e):
       raise
     shapes = {k_: tuple(np.shape(v)) for k_, v in example.items()}
+    smallest = archs.info.min_image_size(config.model, measure=True) if "image" in example else None
+    if smallest and config.image_size < smallest:
+      raise errors.UserError(f"model {config.model!r} needs images of at least {smallest}x{smallest}, got "
+                             f"{config.image_size}x{config.image_size}; set --config.image_size={smallest} "
+                             f"(or larger)") from None
     raise errors.UserError(f"model {config.model!r} cannot take input {shapes}: "
                            f"{str(e).strip().splitlines()[0]}") from None
   num_params = sum(int(np.prod(x.shape)) for x in jax.tree.leaves(abstract.params))
