@@ -44,7 +44,47 @@ PREPROCESSING = {
 
 # Smallest square input side each image model accepts (its feature maps stay non-empty and its pools fit), found
 # with `min_image_size(name, measure=True)`; tests/test_model_info.py checks each at that size and one below.
-MIN_IMAGE_SIZES: dict[str, int] = {}
+MIN_IMAGE_SIZES: dict[str, int] = {
+    **dict.fromkeys((
+        "bam_resnet18", "bam_resnet34", "bam_resnet50", "convnext_base", "convnext_large", "convnext_small",
+        "convnext_tiny", "convnext_xlarge", "densenet121", "densenet161", "densenet169", "densenet201",
+        "hyper_resnet40_1", "mobilenet_v1_025", "mobilenet_v1_050", "mobilenet_v1_075", "mobilenet_v1_100",
+        "plain110_cifar", "plain20_cifar", "plain32_cifar", "plain44_cifar", "plain56_cifar", "preact_resnet101",
+        "preact_resnet152", "preact_resnet18", "preact_resnet34", "preact_resnet50", "resnet101", "resnet110_cifar",
+        "resnet110_stochastic_depth", "resnet1202_cifar", "resnet152", "resnet18", "resnet200", "resnet20_cifar",
+        "resnet32_cifar", "resnet34", "resnet44_cifar", "resnet50", "resnet50d", "resnet56_cifar", "resnetrs101",
+        "resnetrs152", "resnetrs200", "resnetrs50", "resnext101_2x40d", "resnext101_32x4d", "resnext101_32x8d",
+        "resnext101_4x24d", "resnext101_8x14d", "resnext50_2x40d", "resnext50_32x4d", "resnext50_4x24d",
+        "resnext50_8x14d", "seresnet50", "vanillanet_10", "vanillanet_11", "vanillanet_12", "vanillanet_13",
+        "vanillanet_13_x1_5", "vanillanet_5", "vanillanet_6", "vanillanet_7", "vanillanet_8", "vanillanet_9",
+        "wide_resnet101_2", "wide_resnet16_8", "wide_resnet28_10", "wide_resnet40_1", "wide_resnet40_2",
+        "wide_resnet40_4", "wide_resnet50_2"
+    ), 1),
+    "vanillanet_13_x1_5_ada_pool": 2,
+    **dict.fromkeys((
+        "resnet101_blur", "resnet18_blur", "resnet34_blur", "resnet50_blur"
+    ), 3),
+    "swin_base_patch4_window7_224": 4,
+    "swin_small_patch4_window7_224": 4,
+    "swin_tiny_patch4_window7_224": 4,
+    "googlenet": 31,
+    "googlenet_paper": 31,
+    **dict.fromkeys((
+        "fractalnet20", "lenet5", "vgg11", "vgg11_bn", "vgg13", "vgg13_bn", "vgg16", "vgg16_bn", "vgg19",
+        "vgg19_bn", "vgg_a_lrn", "vgg_c"
+    ), 32),
+    "alexnet": 199,
+    "alexnet_grouped": 199,
+    "zfnet": 207,
+    "zfnet_paper": 207,
+    "vit_tiny_patch16_224": 16, "vit_small_patch16_224": 16, "vit_base_patch16_224": 16,
+    "vit_large_patch16_224": 16, "vit_base_patch32_224": 32,
+}
+
+# Image models that take only sizes divisible by a field of theirs (ViT: its patch_size, 16 or 32 by default);
+# the rest take every size from their minimum, up to MAX_IMAGE_SIZES (LeNet-5's C5 must reduce to 1x1).
+SIZE_MULTIPLE_FIELDS = {"vit_*": "patch_size", "*": None}
+MAX_IMAGE_SIZES = {"lenet5": 32}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -53,6 +93,8 @@ class ModelInfo:
   task: str                         # "image", "tokens", "seq2seq", "graph" or "features"
   input_size: tuple                 # default input per positional input, without the batch axis
   min_image_size: int | None        # smallest square side for image models, else None
+  image_size_multiple: int | None   # sizes must be multiples of this (ViT's patch), 1 for the others
+  max_image_size: int | None        # the largest it takes, where bounded (LeNet-5: exactly 32)
   image_channels: int | None
   mean: tuple | None                # of [0, 1] pixels; None: no reference statistics
   std: tuple | None
@@ -121,6 +163,11 @@ def min_image_size(name: str, measure: bool = False) -> int | None:
   return low
 
 
+def image_size_multiple(name: str, **overrides) -> int:
+  field = _first(SIZE_MULTIPLE_FIELDS, name)
+  return getattr(create_model(name, **overrides), field) if field else 1
+
+
 @functools.lru_cache(maxsize=None)
 def model_info(name: str) -> ModelInfo:
   """The input and preprocessing facts of the registered model `name` (computed once, shapes only)."""
@@ -132,6 +179,8 @@ def model_info(name: str) -> ModelInfo:
   return ModelInfo(
       name=name, task=task, input_size=tuple(tuple(s[1:]) if s[0] == 1 else tuple(s) for s, _ in specs),
       min_image_size=min_image_size(name) if task == "image" else None,
+      image_size_multiple=image_size_multiple(name) if task == "image" else None,
+      max_image_size=MAX_IMAGE_SIZES.get(name) if task == "image" else None,
       image_channels=specs[0][0][-1] if task == "image" else None,
       mean=stats[0] if stats else None, std=stats[1] if stats else None, interpolation=interpolation,
       crop_pct=crop_pct, output_size_field=field, head=_head(model, specs),

@@ -14,6 +14,8 @@ def _check_minimum(name):
   assert info.accepts(model, smallest, channels), f"{name} should build at its minimum {smallest}x{smallest}"
   if smallest > 1:
     assert not info.accepts(model, smallest - 1, channels), f"{name} should fail below {smallest}x{smallest}"
+  step, largest = archs.model_info(name).image_size_multiple, archs.model_info(name).max_image_size
+  assert info.accepts(model, smallest + step, channels) == (largest is None), f"{name}: above its minimum"
 
 
 @pytest.mark.parametrize("name", SAMPLE)
@@ -38,7 +40,7 @@ def test_every_image_model_has_a_measured_minimum():
                       crop_pct=0.875, mean=info.IMAGENET[0], output_size_field="num_classes")),
     ("convnext_tiny", dict(head="head", interpolation="bicubic")),
     ("resnet20_cifar", dict(input_size=((32, 32, 3),), mean=info.CIFAR10[0], crop_pct=1.0)),
-    ("lenet5", dict(min_image_size=32, image_channels=1, mean=None)),
+    ("lenet5", dict(min_image_size=32, max_image_size=32, image_channels=1, mean=None)),
     ("lstm_tiny", dict(task="tokens", min_image_size=None, mean=None, output_size_field="vocab_size")),
     ("transformer_tiny", dict(task="seq2seq")),
 ])
@@ -46,6 +48,19 @@ def test_model_info_facts(name, facts):
   got = archs.model_info(name)
   for field, value in facts.items():
     assert getattr(got, field) == value, f"{name}.{field}: expected {value!r}, got {getattr(got, field)!r}"
+
+
+def test_vit_takes_multiples_of_its_patch():
+  model = archs.create_model("vit_tiny_patch16_224")
+  assert [info.accepts(model, s, 3) for s in (16, 24, 32, 64)] == [True, False, True, True]
+  assert archs.model_info("vit_tiny_patch16_224").image_size_multiple == 16
+
+
+def test_an_image_size_vit_cannot_take_names_the_next_multiple(tmp_path):
+  config = defaults.load_config("vit")  # digits: patch_size 4 (model_kwargs)
+  config.image_size, config.num_epochs = 30, 1
+  with pytest.raises(errors.UserError, match=r"multiples of 4, got 30; set --config.image_size=32"):
+    trainer.train_and_evaluate(config, str(tmp_path))
 
 
 def test_too_small_an_image_names_the_size_to_use(tmp_path):
