@@ -14,6 +14,7 @@ import sys
 
 import archs
 from archs import costs
+from archs.info import model_info, reference
 
 BEGIN, END = "<!-- begin: python -m archs --readme -->", "<!-- end: python -m archs --readme -->"
 
@@ -33,29 +34,24 @@ def model_rows(pattern: str | None = None) -> list[dict]:
     cost = costs.profile(name, xla=False)
     inputs = " + ".join("x".join(map(str, shape[1:] if shape[0] == 1 else shape)) + ("" if dtype == "float32" else
                         f" {dtype}") for shape, dtype in cost.inputs)
+    smallest = model_info(name).min_image_size
     rows.append({"name": name, "family": source.__name__.rsplit(".", 1)[-1], "params": cost.params,
-                 "macs": cost.macs, "input": inputs,
+                 "macs": cost.macs, "input": inputs, "min": f"{smallest}x{smallest}" if smallest else "-",
                  "reference": reference(source.__doc__)})
   return rows
 
 
-def reference(docstring: str | None) -> str:
-  """The first sentence of a module docstring's first paragraph ("et al." does not end it)."""
-  paragraph = " ".join((docstring or "").strip().split("\n\n")[0].split())
-  return re.split(r"(?<!\bal)\.(?:\s|$)", paragraph)[0]
-
-
 def markdown(rows: list[dict]) -> str:
-  lines = ["| model | family | parameters | MACs | input | reference |", "|---|---|---|---|---|---|"]
-  lines += [f"| `{r['name']}` | {r['family']} | {r['params']:,} | {_si(r['macs'])} | {r['input']} | {r['reference']} |"
-            for r in rows]
+  lines = ["| model | family | parameters | MACs | input | min input | reference |", "|---|---|---|---|---|---|---|"]
+  lines += [f"| `{r['name']}` | {r['family']} | {r['params']:,} | {_si(r['macs'])} | {r['input']} | {r['min']} | "
+            f"{r['reference']} |" for r in rows]
   return "\n".join(lines)
 
 
 def text(rows: list[dict]) -> str:
-  lines = [f"{'model':28s} {'family':16s} {'parameters':>13s} {'MACs':>10s}  {'input':16s} reference"]
+  lines = [f"{'model':28s} {'family':16s} {'parameters':>13s} {'MACs':>10s}  {'input':16s} {'min':9s} reference"]
   lines += [f"{r['name']:28s} {r['family']:16s} {r['params']:>13,d} {_si(r['macs']):>10s}  {r['input']:16s} "
-            f"{r['reference']}" for r in rows]
+            f"{r['min']:9s} {r['reference']}" for r in rows]
   return "\n".join(lines)
 
 

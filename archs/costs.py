@@ -35,6 +35,7 @@ DEFAULT_INPUTS: dict[str, tuple] = {
     "resnet110_stochastic_depth": (((1, 32, 32, 3), "float32"),),
     "fractalnet20": (((1, 32, 32, 3), "float32"),),
     "hyper_resnet40_1": (((1, 32, 32, 3), "float32"),),
+    "*_cifar": (((1, 32, 32, 3), "float32"),),  # the CIFAR ResNets by depth and their plain nets
     "transformer_tiny": (((1, 128), "int32"), ((1, 128), "int32")),
     "transformer_base": (((1, 512), "int32"), ((1, 512), "int32")),
     "retnet_tiny": _TOKENS_128, "tnn_tiny": _TOKENS_128, "lstm_tiny": _TOKENS_128,

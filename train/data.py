@@ -25,6 +25,7 @@ import grain
 import jax
 import numpy as np
 
+import archs
 from train import errors, pipeline
 
 BUILTIN = ("digits", "synthetic")
@@ -139,6 +140,14 @@ def load_tfds(config):
   return TfdsImages(train), TfdsImages(test), {"num_classes": num_classes, "decoded": name}
 
 
+def reference_stats(config):
+  """A run started from a reference checkpoint (init_from) normalises as that reference did (archs.model_info)."""
+  if not config.init_from:
+    return None
+  info = archs.model_info(config.model)
+  return (info.mean, info.std) if info.mean else None
+
+
 def image_classification(config, process_index: int = 0, process_count: int = 1):
   """(train, eval, info) sources of {'image', 'label'} (a strided shard of this host when process_count > 1)."""
   loader = {"digits": load_digits, "synthetic": load_synthetic}.get(config.dataset, load_tfds)
@@ -147,7 +156,7 @@ def image_classification(config, process_index: int = 0, process_count: int = 1)
     train, test = Shard(train, process_index, process_count), Shard(test, process_index, process_count)
   if "decoded" in info:  # uint8 images as stored: resized, cropped, augmented and normalized in the workers
     transform = pipeline.ImageTransform(config.aug, config.image_size, config.image_channels,
-                                        info.pop("decoded"), bool(config.augment))
+                                        info.pop("decoded"), bool(config.augment), reference_stats(config))
     train, test = pipeline.Transformed(train, transform), pipeline.Transformed(test, transform)
   return train, test, info
 

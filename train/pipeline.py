@@ -26,10 +26,11 @@ CROPS = ("pad", "random_resized", "none")
 class ImageTransform:
   """Picklable (worker processes) transforms of {'image': uint8 HWC, 'label'} examples to float32 images."""
 
-  def __init__(self, aug, image_size: int, channels: int, dataset: str, augment: bool):
+  def __init__(self, aug, image_size: int, channels: int, dataset: str, augment: bool, reference_stats=None):
+    """`reference_stats`: (mean, std) of the reference a run starts from (init_from), used unless aug sets them."""
     errors.check_name("aug.crop", aug.crop, CROPS)
     errors.check_name("aug.interpolation", aug.interpolation, T.INTERPOLATIONS)
-    default_mean, default_std = T.dataset_mean_std(dataset)
+    default_mean, default_std = reference_stats or T.dataset_mean_std(dataset)
     self.mean, self.std = tuple(aug.mean) or default_mean, tuple(aug.std) or default_std
     if len(self.mean) != len(self.std):
       raise errors.UserError(f"aug.mean={self.mean} and aug.std={self.std} differ in length; accepted: one value "

@@ -108,6 +108,9 @@ def train_and_evaluate(config, workdir: str) -> dict:
     if not _rejects_input(e):
       raise
     shapes = {k_: tuple(np.shape(v)) for k_, v in example.items()}
+    message = _image_size_message(config) if "image" in example else None
+    if message:
+      raise errors.UserError(message) from None
     raise errors.UserError(f"model {config.model!r} cannot take input {shapes}: "
                            f"{str(e).strip().splitlines()[0]}") from None
   num_params = sum(int(np.prod(x.shape)) for x in jax.tree.leaves(abstract.params))
@@ -213,6 +216,24 @@ def train_and_evaluate(config, workdir: str) -> dict:
     ckpts.close()
     logger.close()
   return summary
+
+
+def _image_size_message(config) -> str | None:
+  """The one line that names the image size to use, when the size is what the model rejects (archs.model_info)."""
+  name, size, overrides = config.model, config.image_size, dict(config.model_kwargs)
+  multiple = archs.info.image_size_multiple(name, **overrides)
+  if multiple > 1 and size % multiple:
+    return (f"model {name!r} takes image sizes that are multiples of {multiple}, got {size}; set "
+            f"--config.image_size={max(multiple, -(-size // multiple) * multiple)}")
+  if overrides:  # the measured bounds are the registered model's
+    return None
+  smallest, largest = archs.info.min_image_size(name, measure=True), archs.info.MAX_IMAGE_SIZES.get(name)
+  if smallest and size < smallest:
+    return (f"model {name!r} needs images of at least {smallest}x{smallest}, got {size}x{size}; set "
+            f"--config.image_size={smallest} (or larger)")
+  if largest and size > largest:
+    return f"model {name!r} takes images of at most {largest}x{largest}, got {size}x{size}; set --config.image_size={largest}"
+  return None
 
 
 def _rejects_input(e: Exception) -> bool:
