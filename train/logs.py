@@ -54,22 +54,61 @@ class Logger:
 
 
 class Progress:
-  """`step 120/900 epoch 2/15 loss 0.4123 1234 ex/s ETA 0:00:42` lines on stderr (sequence tasks: tok/s)."""
+  """Progress on stderr: `step 120/900 epoch 2/15 loss 0.4123 1234 ex/s ETA 0:00:42` at each log point (sequence
+  tasks: tok/s) and, between them, a tqdm bar where stderr is a terminal, else a plain line every 30 seconds, so a
+  long epoch never runs silent."""
 
-  def __init__(self, total_steps: int, steps_per_epoch: int, enabled: bool = True):
-    self.total, self.spe, self.enabled = total_steps, steps_per_epoch, enabled
-    self.t0, self.step0 = None, None
+  def __init__(self, total_steps: int, steps_per_epoch: int, enabled: bool = True, every_seconds: float = 30.0):
+    self.total, self.spe, self.enabled, self.every = total_steps, steps_per_epoch, enabled, every_seconds
+    self.t0, self.step0, self.last_line, self.bar = None, None, 0.0, None
 
   def start(self, step: int) -> None:
-    self.t0, self.step0 = time.perf_counter(), step
+    self.t0, self.step0, self.last_line = time.perf_counter(), step, time.perf_counter()
+    if self.enabled and sys.stderr.isatty():
+      from tqdm import tqdm
+      self.bar = tqdm(total=self.total, initial=step, unit="step", dynamic_ncols=True, file=sys.stderr, leave=False)
+
+  def _eta(self, step: int) -> str:
+    done = step - self.step0
+    eta = (time.perf_counter() - self.t0) / done * (self.total - step) if done > 0 else 0.0
+    return time.strftime("%H:%M:%S", time.gmtime(eta))
+
+  def _print(self, line: str) -> None:
+    if self.bar is not None:
+      self.bar.write(line, file=sys.stderr)
+    else:
+      print(line, file=sys.stderr, flush=True)
+    self.last_line = time.perf_counter()
+
+  def tick(self, step: int) -> None:
+    """After every device call."""
+    if not self.enabled:
+      return
+    if self.bar is not None:
+      self.bar.update(step - self.bar.n)
+    elif time.perf_counter() - self.last_line >= self.every:
+      self._print(f"step {step}/{self.total} epoch {(step - 1) // self.spe + 1}/{-(-self.total // self.spe)} "
+                  f"ETA {self._eta(step)}")
+
+  def close(self) -> None:
+    if self.bar is not None:
+      self.bar.close()
 
   def update(self, step: int, loss: float, examples_per_sec: float, tokens_per_example: int = 0) -> None:
     if not self.enabled:
       return
-    done = step - self.step0
-    eta = (time.perf_counter() - self.t0) / done * (self.total - step) if done > 0 else 0.0
-    eta = time.strftime("%H:%M:%S", time.gmtime(eta))
     rate = (f"{examples_per_sec * tokens_per_example:.0f} tok/s" if tokens_per_example
             else f"{examples_per_sec:.0f} ex/s")
-    print(f"step {step}/{self.total} epoch {(step - 1) // self.spe + 1}/{-(-self.total // self.spe)} "
-          f"loss {loss:.4f} {rate} ETA {eta}", file=sys.stderr, flush=True)
+    self._print(f"step {step}/{self.total} epoch {(step - 1) // self.spe + 1}/{-(-self.total // self.spe)} "
+                f"loss {loss:.4f} {rate} ETA {self._eta(step)}")
+
+
+def say(line: str, enabled: bool = True) -> None:
+  """What a user reads on stdout: where the run writes, what it resumed, each epoch's evaluation, the result."""
+  if enabled:
+    print(line, flush=True)
+
+
+def metrics_text(metrics: dict) -> str:
+  return ", ".join(f"{name} {value:.4f}" if isinstance(value, float) else f"{name} {value}"
+                   for name, value in metrics.items())

@@ -1,10 +1,12 @@
-"""python -m train.main --config configs/lenet5.py --workdir DIR [--config.key=value ...]
+"""python -m train.main --config configs/lenet5.py[:preset] [--workdir DIR] [--config.key=value ...]
 
-Flags, then one call to `train.trainer.train_and_evaluate`. A user error (bad setting or input) prints one
-line on stderr and exits with status 2; a bug keeps its traceback.
+Trains the config's model; the workdir defaults to runs/<config>[_<preset>] under the current directory, and a
+workdir that holds checkpoints resumes. Flags, then one call to `train.trainer.train_and_evaluate`. A user
+error (bad setting or input) prints one line on stderr and exits with status 2; a bug keeps its traceback.
 """
 from __future__ import annotations
 
+import os
 import signal
 import sys
 
@@ -16,7 +18,8 @@ from train import errors, interrupt
 _CONFIG = config_flags.DEFINE_config_file("config", None, "Config file, e.g. configs/lenet5.py[:arg].",
                                           lock_config=True)
 FREE_FORM = ("model_kwargs", "task_kwargs", "scheduled_args")  # their keys are the config file's, not the base's
-_WORKDIR = flags.DEFINE_string("workdir", None, "Directory for checkpoints, logs and summary.json.")
+_WORKDIR = flags.DEFINE_string("workdir", None, "Directory for checkpoints, logs and summary.json "
+                                "(default: runs/<config>[_<preset>]; an existing one resumes).")
 _COORDINATOR = flags.DEFINE_string("coordinator_address", None, "Multi-process runs: host:port of process 0.")
 _NUM_PROCESSES = flags.DEFINE_integer("num_processes", None, "Multi-process runs: number of processes.")
 _PROCESS_ID = flags.DEFINE_integer("process_id", None, "Multi-process runs: this process's id, 0..N-1.")
@@ -54,8 +57,9 @@ def parse(argv):
     raise _unknown_override(argv) or errors.UserError(
         f"bad flags: {' '.join(str(e).split())}; accepted: --config FILE.py[:arg] --workdir DIR "
         f"--config.KEY=VALUE") from None
-  if _WORKDIR.value is None:
-    raise errors.UserError("--workdir is required; accepted: a directory path")
+  if not flags.FLAGS["config"].present:
+    raise errors.UserError("--config is required; accepted: a config file such as configs/lenet5.py[:preset] "
+                           "(see --help)")
   config = _CONFIG.value
   try:
     config.keys()  # a config file that failed to load raises here
@@ -63,7 +67,22 @@ def parse(argv):
     reason = str(e).strip().splitlines()[-1].strip()
     raise errors.UserError(f"cannot load --config {flags.FLAGS['config'].config_filename!r}: {reason}; "
                            f"accepted: a Python file with get_config(arg=None)") from None
-  return config, _WORKDIR.value
+  return config, _WORKDIR.value or default_workdir(flags.FLAGS["config"].config_filename)
+
+
+def default_workdir(config_arg: str) -> str:
+  """runs/<config file name>[_<preset>]: configs/convnext.py:imagenet -> runs/convnext_imagenet."""
+  path, _, preset = config_arg.partition(":")
+  name = os.path.splitext(os.path.basename(path))[0]
+  return os.path.join("runs", f"{name}_{preset}" if preset else name)
+
+
+def usage() -> str:
+  """--help: this module's docstring and every flag with its help text."""
+  ours = [flags.FLAGS[n] for n in ("config", "workdir", "coordinator_address", "num_processes", "process_id")]
+  lines = [f"  --{f.name}: {f.help}" for f in ours]
+  return (__doc__.strip() + "\n\nflags:\n" + "\n".join(lines) +
+          "\n  --config.KEY=VALUE: any setting of train/defaults.py or the config file (e.g. --config.num_epochs=5)")
 
 
 def _raised_in_get_config(e: BaseException) -> bool:
@@ -80,8 +99,12 @@ def _raised_in_get_config(e: BaseException) -> bool:
 
 def main(argv=None) -> int:
   argv = sys.argv if argv is None else argv
+  if any(a in ("-h", "--help", "-help", "--helpfull") for a in argv[1:]):
+    print(usage())
+    return 0
   try:
     config, workdir = parse(argv)
+    print(f"workdir: {os.path.abspath(workdir)}", flush=True)
     from train import distributed
     distributed.initialize(config.distributed, coordinator_address=_COORDINATOR.value,
                            num_processes=_NUM_PROCESSES.value, process_id=_PROCESS_ID.value)

@@ -130,12 +130,15 @@ def train_and_evaluate(config, workdir: str) -> dict:
       state = init_from.load(state, config, model_kwargs, tx)
   state = step_lib.replicate(state, devices)
   step = int(state.step)
+  if ckpts.latest_step() is not None:
+    logs.say(f"resumed from step {step} of {total_steps}" + (" (the run had finished)" if step >= total_steps else ""),
+             is_main)
   if is_main:
     validate.write_config(config, workdir)
   logger = logs.Logger(workdir, step, enabled=is_main)
   stop = interrupt.install()
+  progress = logs.Progress(total_steps, steps_per_epoch, enabled=is_main)
   try:
-    progress = logs.Progress(total_steps, steps_per_epoch, enabled=is_main)
 
     # ---------------------------------------------------------------- compiled steps
     p_train = step_lib.make_train_step(task, model, tx, config.ema_decay, devices)
@@ -162,6 +165,7 @@ def train_and_evaluate(config, workdir: str) -> dict:
       state, metrics = p_train(state, batches, schedules.values(step, k))
       pending.append((step, metrics))
       step += k
+      progress.tick(step)
       if timer_start is None:  # the first call compiles: throughput counts from its end
         jax.block_until_ready(metrics)
         timer_start = time.perf_counter()
@@ -182,6 +186,8 @@ def train_and_evaluate(config, workdir: str) -> dict:
         if epoch_end:
           eval_results = evaluate(p_eval, state.eval_variables(), step)
           logger.write("eval", step, {**eval_results, "epoch": step // steps_per_epoch})
+          logs.say(f"epoch {step // steps_per_epoch}/{config.num_epochs}: eval {logs.metrics_text(eval_results)}",
+                   is_main)
         if save_now or epoch_end and checkpoint_every <= 0:
           ckpts.save(state)
         paused += time.perf_counter() - t0
@@ -211,7 +217,12 @@ def train_and_evaluate(config, workdir: str) -> dict:
       logger.write("summary", step, summary)
       with open(os.path.join(workdir, "summary.json"), "w") as f:
         json.dump(summary, f, indent=2)
+    rate = train_rates["examples_per_sec"]
+    logs.say(f"done: {summary['epochs']:g} epochs ({step} steps) of {config.model}: eval "
+             f"{logs.metrics_text(eval_results)}" + (f"; {rate:,.0f} examples/s" if rate else "") +
+             f"; {summary['wall_seconds']:.0f} s; summary in {os.path.join(workdir, 'summary.json')}", is_main)
   finally:  # also when a NaN loss stops the run: TensorBoard's writer cannot close at interpreter exit (3.12)
+    progress.close()
     stop.restore()
     ckpts.close()
     logger.close()
