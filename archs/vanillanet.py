@@ -20,7 +20,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from archs.layers.activations import leaky_relu
-from archs.layers.batch_norm import torch_batch_norm
+from archs.layers.batch_norm import fold_into_conv, torch_batch_norm
 from archs.layers.features import classifier_output
 from archs.layers.series_activation import BN_EPS, SeriesActivation, fold_batch_norm
 from archs.registry import register_model
@@ -168,10 +168,8 @@ class VanillaNet(nn.Module):
 
 # ---------------------------------------------------------------- train form -> deploy form (spec 1.5)
 
-def _fold_conv_bn(conv, bn, stats, eps=BN_EPS):
-  """W' = W gamma / sigma; b' = beta + (b - mu) gamma / sigma (BN over the conv's output axis)."""
-  t = bn["scale"] / jnp.sqrt(stats["var"] + eps)
-  return conv["kernel"] * t, bn["bias"] + (conv["bias"] - stats["mean"]) * t
+def _fold_conv_bn(conv, bn, stats):
+  return fold_into_conv(conv["kernel"], conv["bias"], bn, stats, BN_EPS)
 
 
 def _merge_pair(params, stats):

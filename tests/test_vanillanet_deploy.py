@@ -66,4 +66,5 @@ def test_to_deploy_runs_under_jit():
   variables = randomize_variables(jax.eval_shape(model.init, jax.random.key(0), jnp.zeros((1, 32, 32, 3))), seed=0)
   eager = archs.vanillanet.to_deploy(variables)
   jitted = jax.jit(archs.vanillanet.to_deploy)(variables)
-  jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7), eager, jitted)
+  # Equal up to float32 rounding: XLA fuses the folds (reciprocal square roots, the 1x1 merge) in another order.
+  jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6), eager, jitted)

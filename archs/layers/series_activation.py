@@ -19,7 +19,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from archs.layers.batch_norm import torch_batch_norm
+from archs.layers.batch_norm import fold_into_conv, torch_batch_norm
 
 BN_EPS = 1e-6
 
@@ -85,7 +85,5 @@ def fold_batch_norm(params, batch_stats, eps: float = BN_EPS):
 
   W' = W gamma / sigma, b' = beta - mu gamma / sigma, sigma = sqrt(var + eps); the conv has no bias.
   """
-  bn, stats = params["bn"], batch_stats["bn"]
-  t = bn["scale"] / jnp.sqrt(stats["var"] + eps)
-  return {"conv": {"kernel": params["conv"]["kernel"] * t,  # kernel (k, k, 1, C): t scales axis -1
-                   "bias": bn["bias"] - stats["mean"] * t}}
+  kernel, bias = fold_into_conv(params["conv"]["kernel"], None, params["bn"], batch_stats["bn"], eps)
+  return {"conv": {"kernel": kernel, "bias": bias}}  # kernel (k, k, 1, C): the fold scales axis -1
