@@ -27,6 +27,7 @@ def get_config(arg=None):
   if arg == "imagenet":
     c.model_kwargs = {"drop_path_rate": 0.2}
     c.dataset, c.eval_split, c.image_size, c.augment = "imagenet2012", "validation", 224, True
+    c.aug.crop, c.aug.interpolation, c.aug.crop_pct = "random_resized", "bicubic", 0.9  # ImageNet-style: crop, not pad
     c.num_epochs, c.batch_size = 300, 1024
     c.schedule.warmup_epochs = 20.0
     c.dtype = "bfloat16"

@@ -19,6 +19,7 @@ def get_config(arg=None):
   c.weight_decay = 5e-4
   if arg == "imagenet":
     c.dataset, c.eval_split, c.image_size, c.image_channels, c.augment = "imagenet2012", "validation", 224, 3, True
+    c.aug.crop, c.aug.interpolation, c.aug.crop_pct = "random_resized", "bilinear", 0.875  # ImageNet-style: crop, not pad
     c.num_epochs, c.batch_size, c.learning_rate = 74, 256, 0.01
     c.schedule.name, c.schedule.boundaries_epochs, c.schedule.decay_factor = "step", (30, 50, 65), 0.1
     c.dtype = "bfloat16"

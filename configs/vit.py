@@ -26,6 +26,7 @@ def get_config(arg=None):
     c.model_kwargs = {"drop_rate": 0.1}
     c.weight_decay = 0.3
     c.dataset, c.eval_split, c.image_size, c.augment = "imagenet2012", "validation", 224, True
+    c.aug.crop, c.aug.interpolation, c.aug.crop_pct = "random_resized", "bicubic", 0.9  # ImageNet-style: crop, not pad
     c.num_epochs, c.batch_size = 300, 4096
     c.schedule.warmup_epochs = 10_000 / IMAGENET_STEPS_PER_EPOCH  # 10k steps
     c.learning_rate = 3e-3
