@@ -8,8 +8,8 @@ Commands (each writes .npz data and PNG figures into W/analysis/, and prints wha
   curves     loss, accuracy, learning rate and every scheduled hyperparameter against step (metrics.jsonl)
   compare    accuracy against MACs per example, circle area = parameters, over several workdirs (--workdir
              W1 W2 ...); writes into --out
-The model-only tools are in archs/analysis/; run directories and figures are here. Analyse a run that is not
-training: opening its checkpoints removes unfinished saves, as the trainer does on start.
+The model-only tools are in archs/analysis/; run directories and figures are here. Checkpoints are opened
+read-only (nothing on disk changes), so a run may still be training.
 """
 from __future__ import annotations
 
