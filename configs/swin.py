@@ -38,5 +38,6 @@ def get_config(arg=None):
     c.dataset, c.image_size = "digits", 32
     c.num_epochs, c.batch_size = 10, 64
     c.schedule.warmup_epochs = 1.0
-    c.steps_per_call, c.log_every_steps, c.checkpoint_every_steps = 1, 22, 110
+    c.steps_per_call, c.log_every_steps = 11, 0  # a train line at each epoch end; K one-step calls on CPU
+    c.checkpoint_every_epochs, c.checkpoint_every_steps = 5, 0
   return defaults.locked(c)

@@ -62,6 +62,7 @@ def _config(workdir_pth, **changes):
   config.model, config.model_kwargs = "resnet18", dict(SHALLOW)
   config.num_epochs, config.batch_size, config.num_devices, config.learning_rate = 1, 479, 1, 0.0
   config.log_every_steps = config.checkpoint_every_steps = 3
+  config.log_every_epochs = config.checkpoint_every_epochs = 0  # the steps form instead of the config's epochs
   config.init_from = str(workdir_pth)
   for key, value in changes.items():
     setattr(config, key, value)

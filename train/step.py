@@ -73,7 +73,7 @@ def make_train_step(task, model, tx: optax.GradientTransformation, ema_decay: fl
     if jax.tree.leaves(batches)[0].shape[0] == 1:
       # K = 1 without a loop: XLA:CPU runs convolutions in a loop body ~20x slower (hyper_resnet40_1 at 16x16).
       state, metrics = train_step(state, jax.tree.map(lambda x: x[0], (batches, scheduled_args)))
-      return state, jax.tree.map(lambda x: x[None], metrics)
+      return state, jax.tree.map(lambda x: jnp.asarray(x)[None], metrics)  # as scan stacks (Python counts too)
     return lax.scan(train_step, state, (batches, scheduled_args))
 
   p_multi = jax.pmap(multi_step, axis_name=AXIS, in_axes=(None, 0, None), out_axes=(None, 0),
