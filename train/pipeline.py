@@ -150,7 +150,9 @@ class _Prefetch:
     raise StopIteration
 
   def close(self):
+    """Stops the thread and waits for it: no device_put may outlive the run that started it."""
     self._stop.set()
+    self._thread.join(timeout=60)
 
 
 def train_calls(epoch_ds: grain.MapDataset, start: int, k: int, num_devices: int, workers: int = 0,

@@ -138,6 +138,7 @@ def train_and_evaluate(config, workdir: str) -> dict:
   logger = logs.Logger(workdir, step, enabled=is_main)
   stop = interrupt.install()
   progress = logs.Progress(total_steps, steps_per_epoch, enabled=is_main)
+  calls = None  # this epoch's device calls (a prefetch thread when prefetch_calls > 0)
   try:
 
     # ---------------------------------------------------------------- compiled steps
@@ -160,6 +161,7 @@ def train_and_evaluate(config, workdir: str) -> dict:
       if epoch_of_ds != epoch:  # grain workers read this epoch from this step on; device batches prefetched
         epoch_ds, epoch_of_ds = data.train_epoch(train_source, config.seed, epoch, config.batch_size,
                                                 config.augment, process_index, process_count), epoch
+        _close(calls)
         calls = pipeline.train_calls(epoch_ds, step_in_epoch, k, num_devices, workers, config.prefetch_calls, devices)
       batches = next(calls)
       state, metrics = p_train(state, batches, schedules.values(step, k))
@@ -222,6 +224,7 @@ def train_and_evaluate(config, workdir: str) -> dict:
              f"{logs.metrics_text(eval_results)}" + (f"; {rate:,.0f} examples/s" if rate else "") +
              f"; {summary['wall_seconds']:.0f} s; summary in {os.path.join(workdir, 'summary.json')}", is_main)
   finally:  # also when a NaN loss stops the run: TensorBoard's writer cannot close at interpreter exit (3.12)
+    _close(calls)
     progress.close()
     stop.restore()
     ckpts.close()
@@ -245,6 +248,12 @@ def _image_size_message(config) -> str | None:
   if largest and size > largest:
     return f"model {name!r} takes images of at most {largest}x{largest}, got {size}x{size}; set --config.image_size={largest}"
   return None
+
+
+def _close(calls) -> None:
+  """Stops an epoch's reader (the prefetch thread is joined: no device_put outlives its run)."""
+  if calls is not None:
+    calls.close()
 
 
 def _rejects_input(e: Exception) -> bool:
