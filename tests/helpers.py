@@ -93,3 +93,8 @@ def calibrated_random_variables(model, x, seed):
 
   stats = jax.tree_util.tree_map_with_path(perturb, old, new["batch_stats"])
   return {"params": variables["params"], "batch_stats": stats}
+
+
+def n_params(tree) -> int:
+  """The number of scalars in a tree of arrays or shapes (e.g. the 'params' of jax.eval_shape(model.init, ...))."""
+  return sum(int(np.prod(p.shape)) for p in jax.tree.leaves(tree))

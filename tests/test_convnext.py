@@ -8,6 +8,7 @@ import pytest
 from scipy.special import erf
 
 import archs
+from helpers import n_params
 from archs.convnext import ConvNeXt, ConvNeXtBlock
 
 ORACLES = {  # facebookresearch/ConvNeXt, 1000 classes
@@ -29,9 +30,6 @@ def jitted(model, **kwargs):
   fn = jax.jit(lambda v, x, key: model.apply(v, x, rngs={"dropout": key}, **kwargs))
   return lambda variables, x, seed=0: fn(variables, x, jax.random.key(seed))
 
-
-def n_params(tree):
-  return sum(int(np.prod(p.shape)) for p in jax.tree.leaves(tree))
 
 
 @pytest.mark.parametrize("name", sorted(ORACLES))

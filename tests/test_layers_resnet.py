@@ -11,10 +11,7 @@ from archs.layers.blurpool import BlurPool, binomial_filter
 from archs.layers.squeeze_excite import SqueezeExcite
 from archs.layers.stochastic_depth import StochasticDepth, linear_decay_rates
 from archs.resnet import avg_pool_ceil
-
-
-def n_params(tree):
-  return sum(int(np.prod(p.shape)) for p in jax.tree.leaves(tree))
+from helpers import n_params
 
 
 def randomize(params, seed, scale=0.3):

@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 import archs
+from helpers import n_params
 from archs.layers.windows import relative_position_index, shifted_window_mask, window_merge, window_partition
 from archs.swin import SwinBlock, SwinTransformer
 from tests.mac_count import macs
@@ -26,9 +27,6 @@ SMALL = dict(depths=(2, 2), num_heads=(2, 4), embed_dim=16, window_size=4, num_c
 
 pytestmark = pytest.mark.usefixtures("fast_compile")
 
-
-def n_params(tree):
-  return sum(int(np.prod(p.shape)) for p in jax.tree.leaves(tree))
 
 
 @pytest.mark.parametrize("name", sorted(ORACLES))

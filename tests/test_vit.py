@@ -14,6 +14,7 @@ import pytest
 from scipy.special import erf
 
 import archs
+from helpers import n_params
 from archs.vit import EncoderBlock, VisionTransformer, resize_position_grid
 from tests.mac_count import macs
 from train import defaults, trainer
@@ -26,9 +27,6 @@ SMALL = dict(patch_size=8, embed_dim=24, depth=2, num_heads=3, img_size=32, num_
 
 pytestmark = pytest.mark.usefixtures("fast_compile")
 
-
-def n_params(tree):
-  return sum(int(np.prod(p.shape)) for p in jax.tree.leaves(tree))
 
 
 @pytest.mark.parametrize("name", sorted(ORACLES))
