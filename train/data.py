@@ -148,12 +148,10 @@ def reference_stats(config):
   return (info.mean, info.std) if info.mean else None
 
 
-def image_classification(config, process_index: int = 0, process_count: int = 1):
-  """(train, eval, info) sources of {'image', 'label'} (a strided shard of this host when process_count > 1)."""
+def image_classification(config):
+  """(train, eval, info) sources of {'image', 'label'}, the whole data set."""
   loader = {"digits": load_digits, "synthetic": load_synthetic}.get(config.dataset, load_tfds)
   train, test, info = loader(config)
-  if process_count > 1:
-    train, test = Shard(train, process_index, process_count), Shard(test, process_index, process_count)
   if "decoded" in info:  # uint8 images as stored: resized, cropped, augmented and normalized in the workers
     transform = pipeline.ImageTransform(config.aug, config.image_size, config.image_channels,
                                         info.pop("decoded"), bool(config.augment), reference_stats(config))
