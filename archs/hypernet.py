@@ -32,6 +32,7 @@ import jax.numpy as jnp
 from archs.layers.batch_norm import torch_batch_norm
 from archs.layers.features import classifier_output
 from archs.registry import register_model
+from archs.resnet import BlockFields
 
 KERNEL_LAYOUTS = ("paper", "g1910")
 
@@ -72,19 +73,21 @@ class HyperNetwork(nn.Module):
     return jnp.transpose(k, tuple(range(nb)) + tuple(nb + p for p in perm))
 
 
-class GeneratedKernel(nn.Module):
-  """The embeddings of one layer, (out_blocks, in_blocks, z_dim), and the kernel they generate."""
+class GeneratedConv(nn.Module):
+  """A 3x3 conv (padding 1, no bias) whose kernel comes from the shared hypernetwork: the layer's embeddings,
+  (out_blocks, in_blocks, z_dim), each generate one block of the kernel."""
   hyper: HyperNetwork
-  in_channels: int
-  out_channels: int
+  features: int
+  strides: int = 1
 
   @nn.compact
-  def __call__(self):
+  def __call__(self, x):
     block_in, block_out = self.hyper.in_size, self.hyper.out_size
-    if self.in_channels % block_in or self.out_channels % block_out:
-      raise ValueError(f"channels {self.in_channels}->{self.out_channels}; accepted: multiples of "
+    in_channels = x.shape[-1]
+    if in_channels % block_in or self.features % block_out:
+      raise ValueError(f"channels {in_channels}->{self.features}; accepted: multiples of "
                        f"{block_in} (in) and {block_out} (out)")
-    n_in, n_out = self.in_channels // block_in, self.out_channels // block_out
+    n_in, n_out = in_channels // block_in, self.features // block_out
     z = self.param("z", fmod_normal, (n_out, n_in, self.hyper.z_dim))
     blocks = self.hyper(z)  # (n_out, n_in, f, f, block_in, block_out)
     f = blocks.shape[2]
@@ -92,34 +95,24 @@ class GeneratedKernel(nn.Module):
     kernel = jnp.transpose(blocks, (2, 3, 1, 4, 0, 5))
     kernel = kernel.reshape(f, f, n_in * block_in, n_out * block_out)
     self.sow("intermediates", "kernel", kernel)
-    return kernel
+    return jax.lax.conv_general_dilated(x, kernel.astype(x.dtype), (self.strides, self.strides), ((1, 1), (1, 1)),
+                                        dimension_numbers=("NHWC", "HWIO", "NHWC"))
 
 
-def _conv(x, kernel, stride):
-  return jax.lax.conv_general_dilated(x, kernel.astype(x.dtype), (stride, stride), ((1, 1), (1, 1)),
-                                      dimension_numbers=("NHWC", "HWIO", "NHWC"))
-
-
-class HyperBasicBlock(nn.Module):
-  """g1910 ResNetBlock: relu(bn2(conv(relu(bn1(conv(x, K1))), K2)) + shortcut(x)), K1, K2 generated."""
-  hyper: HyperNetwork
-  in_channels: int
-  out_channels: int
-  stride: int = 1
+class HyperBasicBlock(BlockFields):
+  """g1910 ResNetBlock: act(bn2(conv(act(bn1(conv(x, K1))), K2)) + shortcut(x)), `conv` a GeneratedConv; the
+  shortcut, where the shape changes, is an ordinary 1x1 conv with bias."""
   dtype: Any = jnp.float32
 
   @nn.compact
-  def __call__(self, x, train: bool):
-    norm = torch_batch_norm(train, self.dtype)
-    kernel1 = GeneratedKernel(self.hyper, self.in_channels, self.out_channels, name="kernel1")()
-    kernel2 = GeneratedKernel(self.hyper, self.out_channels, self.out_channels, name="kernel2")()
+  def __call__(self, x):
     residual = x
-    if self.stride != 1 or self.in_channels != self.out_channels:
-      residual = nn.Conv(self.out_channels, (1, 1), (self.stride, self.stride), dtype=self.dtype,
+    if self.strides != 1 or x.shape[-1] != self.filters:
+      residual = nn.Conv(self.filters, (1, 1), (self.strides, self.strides), dtype=self.dtype,
                          name="shortcut")(x)
-    y = nn.relu(norm(name="bn1")(_conv(x, kernel1, self.stride)))
-    y = norm(name="bn2")(_conv(y, kernel2, 1))
-    return nn.relu(y + residual)
+    y = self.act(self.norm(name="bn1")(self.conv(self.filters, self.strides, name="kernel1")(x)))
+    y = self.norm(name="bn2")(self.conv(self.filters, name="kernel2")(y))
+    return self.act(y + residual)
 
 
 class HyperResNet(nn.Module):
@@ -135,16 +128,17 @@ class HyperResNet(nn.Module):
   @nn.compact
   def __call__(self, x, *, train: bool = False, return_features: bool = False):
     hyper = HyperNetwork(self.z_dim, self.hidden_dim, kernel_layout=self.kernel_layout, name="hyper")
+    conv = functools.partial(GeneratedConv, hyper)
+    norm = torch_batch_norm(train, self.dtype)
     x = nn.Conv(self.stage_widths[0], (3, 3), padding=1, dtype=self.dtype, name="stem_conv")(
         x.astype(self.dtype))
-    x = torch_batch_norm(train, self.dtype)(name="stem_bn")(x)
-    x = nn.relu(x)
-    in_channels, stages, index = self.stage_widths[0], [], 0
+    x = nn.relu(norm(name="stem_bn")(x))
+    stages, index = [], 0
     for stage, width in enumerate(self.stage_widths):
       for block in range(self.blocks_per_stage):
         stride = 2 if stage > 0 and block == 0 else 1
-        x = HyperBasicBlock(hyper, in_channels, width, stride, self.dtype, name=f"block_{index}")(x, train)
-        in_channels, index = width, index + 1
+        x = HyperBasicBlock(width, conv, norm, nn.relu, stride, dtype=self.dtype, name=f"block_{index}")(x)
+        index += 1
       stages.append(x)
     pre_logits = jnp.mean(x, axis=(1, 2))  # AvgPool2d(8) on the 8x8 map of 32x32 inputs
     logits = nn.Dense(self.num_classes, dtype=self.dtype, name="head")(pre_logits).astype(jnp.float32)

@@ -19,21 +19,19 @@ from archs.layers.activations import relu
 from archs.layers.batch_norm import torch_batch_norm
 from archs.layers.features import classifier_output
 from archs.registry import register_model
-from archs.resnet import conv_init, torch_dense
+from archs.resnet import BlockFields, conv_init, torch_dense
 
 ModuleDef = Any
 
 
-class PreActBasicBlock(nn.Module):
-  """BN -> act -> conv3x3(stride) -> BN -> act [-> dropout] -> conv3x3, + shortcut."""
-  filters: int
-  conv: ModuleDef
-  norm: ModuleDef
-  act: Callable = relu
-  strides: int = 1
+class PreActUnit(BlockFields):
+  """BlockFields and what a pre-activation unit adds."""
   preactivate: bool = True  # False for the unit right after the activated stem
   drop_rate: float = 0.0  # WRN's dropout between the convs
-  expansion: ClassVar[int] = 1
+
+
+class PreActBasicBlock(PreActUnit):
+  """BN -> act -> conv3x3(stride) -> BN -> act [-> dropout] -> conv3x3, + shortcut."""
 
   @nn.compact
   def __call__(self, x, train: bool = False):
@@ -45,15 +43,8 @@ class PreActBasicBlock(nn.Module):
     return _shortcut(self, x, pre) + y
 
 
-class PreActBottleneck(nn.Module):
+class PreActBottleneck(PreActUnit):
   """BN -> act -> conv1x1 -> BN -> act -> conv3x3(stride) -> BN -> act -> conv1x1(4x), + shortcut."""
-  filters: int
-  conv: ModuleDef
-  norm: ModuleDef
-  act: Callable = relu
-  strides: int = 1
-  preactivate: bool = True
-  drop_rate: float = 0.0
   expansion: ClassVar[int] = 4
 
   @nn.compact

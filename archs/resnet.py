@@ -65,13 +65,19 @@ class Downsample(nn.Module):
     return self.norm(name="bn")(x)
 
 
-class ResidualBlock(nn.Module):
-  """The fields every ResNet block shares; `expansion` = output channels / `filters`."""
+class BlockFields(nn.Module):
+  """What every residual block of the zoo is given (torchvision, pre-activation, CIFAR and hypernetwork ResNets):
+  its width, conv and norm factories, activation and stride; `expansion` = output channels / `filters`."""
   filters: int
   conv: ModuleDef
   norm: ModuleDef
   act: Callable = relu
   strides: int = 1
+  expansion: ClassVar[int] = 1
+
+
+class ResidualBlock(BlockFields):
+  """BlockFields and the options torchvision's family adds (see the module docstring)."""
   groups: int = 1
   base_width: int = 64
   attention: ModuleDef | None = None
@@ -81,7 +87,6 @@ class ResidualBlock(nn.Module):
   drop_path_rate: float = 0.0
   zero_init_last: bool = False
   shortcut: bool = True  # False: the plain network of the degradation experiment (no identity, no projection)
-  expansion: ClassVar[int] = 1
 
 
 class BasicBlock(ResidualBlock):

@@ -25,7 +25,7 @@ from archs.layers.batch_norm import torch_batch_norm
 from archs.layers.features import classifier_output
 from archs.layers.stochastic_depth import linear_decay_rates
 from archs.registry import register_model
-from archs.resnet import STOCHASTIC_DEPTH, conv_init
+from archs.resnet import STOCHASTIC_DEPTH, BlockFields, conv_init
 
 ModuleDef = Any
 
@@ -36,13 +36,8 @@ def option_a_shortcut(x, features: int, strides: int):
   return jnp.pad(x, ((0, 0), (0, 0), (0, 0), (0, features - x.shape[-1])))
 
 
-class CifarBasicBlock(nn.Module):
+class CifarBasicBlock(BlockFields):
   """conv3x3 -> BN -> act -> conv3x3 -> BN, gated, + option-A shortcut, act."""
-  filters: int
-  conv: ModuleDef
-  norm: ModuleDef
-  act: Callable = relu
-  strides: int = 1
   drop_path: ModuleDef = STOCHASTIC_DEPTH["huang"]
   drop_path_rate: float = 0.0
   shortcut: bool = True

@@ -6,7 +6,7 @@ import pytest
 from flax.traverse_util import flatten_dict
 
 import archs
-from archs.hypernet import GeneratedKernel, HyperNetwork, HyperResNet
+from archs.hypernet import GeneratedConv, HyperNetwork, HyperResNet
 
 
 def _count(tree):
@@ -62,9 +62,10 @@ def test_hypernetwork_matches_two_linear_maps(layout):
 
 def test_large_kernel_is_tiled_from_blocks_each_with_its_own_z():
   hyper = HyperNetwork(z_dim=4, hidden_dim=3, in_size=2, out_size=2, f_size=3)
-  layer = GeneratedKernel(hyper, in_channels=4, out_channels=6)
-  variables = layer.init(jax.random.key(0))
-  kernel = np.asarray(layer.apply(variables))
+  layer = GeneratedConv(hyper, features=6)
+  x = jnp.zeros((1, 3, 3, 4))
+  variables = layer.init(jax.random.key(0), x)
+  kernel = np.asarray(layer.apply(variables, x, mutable=["intermediates"])[1]["intermediates"]["kernel"][0])
   z = variables["params"]["z"]
   assert z.shape == (3, 2, 4), f"embeddings {z.shape}, expected (out blocks 3, in blocks 2, z_dim 4)"
   hyper_vars = {"params": variables["params"]["hyper"]}
@@ -106,7 +107,7 @@ def test_bad_layout_and_channels_raise():
     HyperNetwork(kernel_layout="rows").init(jax.random.key(0), jnp.zeros((64,)))
   hyper = HyperNetwork()
   with pytest.raises(ValueError, match="multiples of 16"):
-    GeneratedKernel(hyper, in_channels=24, out_channels=16).init(jax.random.key(0))
+    GeneratedConv(hyper, features=16).init(jax.random.key(0), jnp.zeros((1, 3, 3, 24)))
 
 
 # --- Dynamic hypernetwork: HyperLSTM (archs/hyper_lstm.py) ---

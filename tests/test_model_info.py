@@ -72,10 +72,10 @@ def test_too_small_an_image_names_the_size_to_use(tmp_path):
 
 
 def test_a_run_from_a_reference_checkpoint_normalises_as_the_reference():
-  from train import data, pipeline
+  from train import pipeline, transforms
   config = defaults.load_config("resnet50")
-  assert data.reference_stats(config) is None, "trained from scratch: the dataset's statistics"
-  config.model, config.init_from = "vit_base_patch16_224", "vit.safetensors"
-  assert data.reference_stats(config) == info.INCEPTION
-  transform = pipeline.ImageTransform(config.aug, 32, 3, "cifar10", False, data.reference_stats(config))
+  config.model = "vit_base_patch16_224"
+  scratch = pipeline.ImageTransform(config.aug, 32, 3, "cifar10", False, config.model)
+  assert scratch.mean == transforms.CIFAR10_MEAN, "trained from scratch: the dataset's statistics"
+  transform = pipeline.ImageTransform(config.aug, 32, 3, "cifar10", False, config.model, from_reference=True)
   assert transform.mean == (0.5, 0.5, 0.5) and transform.std == (0.5, 0.5, 0.5)

@@ -33,8 +33,8 @@ def test_parity_stream_is_a_pure_function_of_seed_and_index():
 
 
 def test_parity_eval_set_is_fixed_across_run_seeds():
-  _, eval_a, _ = ParityTask(seed=0, eval_examples=32).datasets(None, 0, 1)
-  _, eval_b, _ = ParityTask(seed=9, eval_examples=32).datasets(None, 0, 1)
+  _, eval_a, _ = ParityTask(seed=0, eval_examples=32).datasets(None)
+  _, eval_b, _ = ParityTask(seed=9, eval_examples=32).datasets(None)
   np.testing.assert_array_equal(eval_a.arrays["x"], eval_b.arrays["x"])
   np.testing.assert_array_equal(eval_a.arrays["y"], eval_b.arrays["y"])
 
@@ -72,7 +72,7 @@ def test_parity_trainer_run_reports_accuracy_and_ponder_steps(tmp_path):
 # ---------------------------------------------------------------- graph
 def test_graph_eval_counts_the_test_nodes_of_real_graphs_only():
   task = GraphTask(batch_size=2)
-  train, test, info = task.datasets(None, 0, 1)
+  train, test, info = task.datasets(None)
   assert len(train) == 20 and len(test) == 1 and info == {"num_classes": 2}
   batch = {k: np.concatenate([v[None], v[None]]) for k, v in test[0].items()}
   batch["mask"] = np.array([1.0, 0.0], np.float32)  # the second graph is eval padding

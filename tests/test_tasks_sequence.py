@@ -35,8 +35,8 @@ def test_seq2seq_targets_are_the_copy_reverse_or_sort_of_the_source(kind):
 
 
 def test_seq2seq_data_is_deterministic_and_eval_set_fixed():
-  a, b = Seq2SeqTask(seed=0).datasets(None, 0, 1), Seq2SeqTask(seed=0).datasets(None, 0, 1)
-  c = Seq2SeqTask(seed=7).datasets(None, 0, 1)
+  a, b = Seq2SeqTask(seed=0).datasets(None), Seq2SeqTask(seed=0).datasets(None)
+  c = Seq2SeqTask(seed=7).datasets(None)
   for key in ("src", "tgt_in", "tgt_out"):
     np.testing.assert_array_equal(a[0].arrays[key], b[0].arrays[key], err_msg="same seed must give the same train set")
     np.testing.assert_array_equal(a[1].arrays[key], c[1].arrays[key], err_msg="the eval set must not depend on seed")
@@ -108,7 +108,7 @@ def test_corpus_is_deterministic_and_unigram_nll_follows_the_formula():
 
 
 def _lm_batch(task, batch=3):
-  train, test, info = task.datasets(None, 0, 1)
+  train, test, info = task.datasets(None)
   example = {k: v[:batch] for k, v in test.arrays.items()}
   example["mask"] = np.array([1.0] * (batch - 1) + [0.0], np.float32)  # the last row is padding
   return example, info

@@ -52,8 +52,8 @@ def test_normalize_per_channel_and_dataset_defaults():
   out = T.normalize(image, T.IMAGENET_MEAN, T.IMAGENET_STD)
   np.testing.assert_allclose(out[0, 0], (1 - np.array(T.IMAGENET_MEAN)) / np.array(T.IMAGENET_STD), rtol=1e-6)
   assert T.dataset_mean_std("cifar10") == (T.CIFAR10_MEAN, T.CIFAR10_STD)
-  assert T.dataset_mean_std("imagenet2012") == (T.IMAGENET_MEAN, T.IMAGENET_STD)
-  assert T.dataset_mean_std("imagenette/320px") == (T.IMAGENET_MEAN, T.IMAGENET_STD)
+  assert T.dataset_mean_std("cifar100/x") == (T.CIFAR100_MEAN, T.CIFAR100_STD), "the name before '/' counts"
+  assert T.dataset_mean_std("imagenette/320px") is None, "none of its own: the model's (tests/test_preprocessing.py)"
 
 
 def test_random_erasing_replaces_one_rectangle_in_its_area_range():

@@ -57,7 +57,7 @@ def curves(workdir: str) -> list[str]:
   unlogged = [name for name in config.scheduled_args if name not in keys]
   if unlogged:  # scheduled hyperparameters the log does not hold: recomputed from the config
     task = tasks.create_task(config)
-    train_source, _, _ = task.datasets(config, 0, 1)
+    train_source, _, _ = task.datasets(config)
     spe = data.steps_per_epoch(train_source, config.batch_size)
     schedules = scheduled_args.ScheduledArgs(config.scheduled_args, spe)
     steps = np.arange(0, config.num_epochs * spe + 1)
@@ -71,7 +71,7 @@ def curves(workdir: str) -> list[str]:
 def macs_per_example(config) -> int:
   """Multiply-accumulates of one eval forward of one example (`archs.costs.profile`, counted from the jaxpr)."""
   task = tasks.create_task(config)
-  train_source, _, info = task.datasets(config, 0, 1)
+  train_source, _, info = task.datasets(config)
   kwargs = {**task.model_overrides(config, info), **dict(config.model_kwargs), "dtype": DTYPES[config.dtype]}
   model = archs.create_model(config.model, **kwargs)
   inputs = task.init_inputs(jax.tree.map(lambda x: np.asarray(x)[None], train_source[0]))

@@ -75,7 +75,7 @@ def read_config(workdir: str):
 def load(workdir: str) -> Run:
   config = read_config(workdir)
   task = tasks.create_task(config)
-  train_source, eval_source, info = task.datasets(config, 0, 1)
+  train_source, eval_source, info = task.datasets(config)
   model_kwargs = {**task.model_overrides(config, info), **dict(config.model_kwargs), "dtype": DTYPES[config.dtype]}
   model = archs.create_model(config.model, **model_kwargs)
   steps_per_epoch = data.steps_per_epoch(train_source, config.batch_size)

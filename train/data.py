@@ -25,7 +25,6 @@ import grain
 import jax
 import numpy as np
 
-import archs
 from train import errors, pipeline
 
 BUILTIN = ("digits", "synthetic")
@@ -68,8 +67,13 @@ def load_digits(config):
   order = np.random.default_rng(0).permutation(len(labels))
   images, labels = images[order], labels[order]
   images = _channels(_resize(images, config.image_size), config.image_channels, "digits")
-  mean, std = images[:DIGITS_TRAIN].mean(), images[:DIGITS_TRAIN].std()
-  images = ((images - mean) / std).astype(np.float32)
+  own = (images[:DIGITS_TRAIN].mean(),), (images[:DIGITS_TRAIN].std(),)
+  filled = pipeline.preprocessing(config.aug, own, config.model, bool(config.init_from))
+  for key in ("mean", "std"):
+    if len(filled[key]) not in (1, config.image_channels):
+      raise errors.UserError(f"aug.{key}={filled[key]} for {config.image_channels}-channel digits; accepted: 1 or "
+                             f"{config.image_channels} values (image_channels)")
+  images = ((images - np.asarray(filled["mean"])) / np.asarray(filled["std"])).astype(np.float32)
   split = lambda s: ArraySource({"image": images[s], "label": labels[s]})
   return split(slice(0, DIGITS_TRAIN)), split(slice(DIGITS_TRAIN, None)), {"num_classes": _classes(config, 10)}
 
@@ -140,23 +144,14 @@ def load_tfds(config):
   return TfdsImages(train), TfdsImages(test), {"num_classes": num_classes, "decoded": name}
 
 
-def reference_stats(config):
-  """A run started from a reference checkpoint (init_from) normalises as that reference did (archs.model_info)."""
-  if not config.init_from:
-    return None
-  info = archs.model_info(config.model)
-  return (info.mean, info.std) if info.mean else None
-
-
-def image_classification(config, process_index: int = 0, process_count: int = 1):
-  """(train, eval, info) sources of {'image', 'label'} (a strided shard of this host when process_count > 1)."""
+def image_classification(config):
+  """(train, eval, info) sources of {'image', 'label'}, the whole data set."""
   loader = {"digits": load_digits, "synthetic": load_synthetic}.get(config.dataset, load_tfds)
   train, test, info = loader(config)
-  if process_count > 1:
-    train, test = Shard(train, process_index, process_count), Shard(test, process_index, process_count)
   if "decoded" in info:  # uint8 images as stored: resized, cropped, augmented and normalized in the workers
     transform = pipeline.ImageTransform(config.aug, config.image_size, config.image_channels,
-                                        info.pop("decoded"), bool(config.augment), reference_stats(config))
+                                        info.pop("decoded"), bool(config.augment), config.model,
+                                        bool(config.init_from))
     train, test = pipeline.Transformed(train, transform), pipeline.Transformed(test, transform)
   return train, test, info
 

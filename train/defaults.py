@@ -37,12 +37,14 @@ def base_config() -> ml_collections.ConfigDict:
   # Image transforms (train/transforms.py, train/pipeline.py; mixup/cutmix on the device: train/mixing.py).
   # crop: 'pad' (random crop of the `pad`-padded image, CIFAR) | 'random_resized' (scale, ratio as torchvision)
   # | 'none'. Embedded digits/synthetic (already float) take 'pad' + flip only. Evaluation: the shorter side to
-  # image_size / crop_pct, then the central crop. mean/std: () = the dataset's (ImageNet's unless CIFAR/MNIST).
+  # image_size / crop_pct, then the central crop. Unset mean/std (()), crop_pct (0), interpolation (''): the
+  # model's reference's (archs.model_info), but CIFAR/MNIST/digits from scratch keep their own statistics and
+  # whole images (crop_pct 1, bilinear); a run from init_from normalises as its reference (train/pipeline.py).
   # randaugment_n > 0: timm's rand-m{m}-n{n}-mstd{mstd}-inc1. erasing: timm's random-erasing probability.
   # mixup/cutmix: Beta(alpha, alpha) (0 = off); mix_prob: chance a batch is mixed; switch_prob: cutmix's share.
   c.aug = ml_collections.ConfigDict(dict(
-      crop="pad", pad=4, scale=(0.08, 1.0), ratio=(3 / 4, 4 / 3), flip=True, interpolation="bilinear",
-      crop_pct=1.0, mean=(), std=(), randaugment_n=0, randaugment_m=9.0, randaugment_mstd=0.5, erasing=0.0,
+      crop="pad", pad=4, scale=(0.08, 1.0), ratio=(3 / 4, 4 / 3), flip=True, interpolation="",
+      crop_pct=0.0, mean=(), std=(), randaugment_n=0, randaugment_m=9.0, randaugment_mstd=0.5, erasing=0.0,
       mixup=0.0, cutmix=0.0, mix_prob=1.0, switch_prob=0.5))
   c.data_workers = -1                            # grain worker processes; -1 = from the CPU count, 0 = none
   c.prefetch_calls = 2                           # device batches put on the devices ahead of the step (0 = off)

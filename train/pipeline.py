@@ -18,24 +18,50 @@ import jax
 import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
+import archs
 from train import errors, transforms as T
 
 CROPS = ("pad", "random_resized", "none")
 
 
+def preprocessing(aug, own_stats, model: str = "", from_reference: bool = False) -> dict:
+  """aug's mean, std, crop_pct and interpolation, each filled in where aug leaves it unset ((), 0, '').
+
+  Normalisation: a run from a reference checkpoint (`from_reference`, init_from) takes its reference's mean/std
+  (archs.model_info), which its weights expect; a run from scratch on a data set with statistics of its own
+  (`own_stats`: CIFAR, MNIST, the embedded digits) takes those, since its weights expect nothing and these centre
+  and scale the data it sees (ImageNet's numbers would leave MNIST's mean near -1.5); any other data set (ImageNet,
+  Imagenette, ...) takes the model's reference's (ImageNet's where the model has none). Crop and interpolation:
+  the small data sets with statistics of their own are seen whole (crop_pct 1, bilinear), any other takes the
+  model's reference's evaluation crop and interpolation.
+  """
+  info = archs.model_info(model) if model and (from_reference or own_stats is None) else None
+  reference = (info.mean, info.std) if info is not None and info.mean else None
+  if from_reference and reference:
+    stats = reference
+  else:
+    stats = own_stats or reference or (T.IMAGENET_MEAN, T.IMAGENET_STD)
+  crop_pct, interpolation = 1.0, "bilinear"
+  if own_stats is None and info is not None:
+    crop_pct, interpolation = info.crop_pct or crop_pct, info.interpolation or interpolation
+  return {"mean": tuple(aug.mean) or tuple(stats[0]), "std": tuple(aug.std) or tuple(stats[1]),
+          "crop_pct": aug.crop_pct or crop_pct, "interpolation": aug.interpolation or interpolation}
+
+
 class ImageTransform:
   """Picklable (worker processes) transforms of {'image': uint8 HWC, 'label'} examples to float32 images."""
 
-  def __init__(self, aug, image_size: int, channels: int, dataset: str, augment: bool, reference_stats=None):
-    """`reference_stats`: (mean, std) of the reference a run starts from (init_from), used unless aug sets them."""
+  def __init__(self, aug, image_size: int, channels: int, dataset: str, augment: bool, model: str = "",
+               from_reference: bool = False):
+    """`model`, `from_reference`: what fills aug's unset mean/std/crop_pct/interpolation (`preprocessing`)."""
     errors.check_name("aug.crop", aug.crop, CROPS)
-    errors.check_name("aug.interpolation", aug.interpolation, T.INTERPOLATIONS)
-    default_mean, default_std = reference_stats or T.dataset_mean_std(dataset)
-    self.mean, self.std = tuple(aug.mean) or default_mean, tuple(aug.std) or default_std
+    filled = preprocessing(aug, T.dataset_mean_std(dataset), model, from_reference)
+    errors.check_name("aug.interpolation", filled["interpolation"], T.INTERPOLATIONS)
+    self.mean, self.std = filled["mean"], filled["std"]
     if len(self.mean) != len(self.std):
       raise errors.UserError(f"aug.mean={self.mean} and aug.std={self.std} differ in length; accepted: one value "
                              f"per channel for both")
-    self.aug = {k: (tuple(v) if isinstance(v, (list, tuple)) else v) for k, v in aug.items()}
+    self.aug = {k: (tuple(v) if isinstance(v, (list, tuple)) else v) for k, v in {**aug, **filled}.items()}
     self.size, self.channels, self.dataset, self.augment = image_size, channels, dataset, augment
 
   def _finish(self, image):

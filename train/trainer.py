@@ -74,7 +74,7 @@ def train_and_evaluate(config, workdir: str) -> dict:
   task = tasks.create_task(config)
   # Whole sources on every host: train_epoch cuts this host's rows of each global batch (the order is the same
   # for any number of hosts); evaluation sums over hosts, so each host evaluates a strided shard.
-  train_source, eval_source, info = task.datasets(config, 0, 1)
+  train_source, eval_source, info = task.datasets(config)
   if process_count > 1:
     eval_source = data.Shard(eval_source, process_index, process_count)
   tokens_per_example = task.tokens_per_example(train_source[0])

@@ -22,10 +22,10 @@ INTERPOLATIONS = {"bilinear": Image.BILINEAR, "bicubic": Image.BICUBIC, "nearest
 
 
 def dataset_mean_std(name: str):
-  """The per-channel mean/std (of [0, 1] pixels) a dataset is normalized with: ImageNet's unless known otherwise."""
+  """The per-channel mean/std (of [0, 1] pixels) of a small data set with statistics of its own, else None (the
+  model's reference's are used: train/pipeline.preprocessing)."""
   return {"cifar10": (CIFAR10_MEAN, CIFAR10_STD), "cifar100": (CIFAR100_MEAN, CIFAR100_STD),
-          "mnist": (MNIST_MEAN, MNIST_STD), "fashion_mnist": ((0.2860,), (0.3530,))}.get(
-              name.split("/")[0], (IMAGENET_MEAN, IMAGENET_STD))
+          "mnist": (MNIST_MEAN, MNIST_STD), "fashion_mnist": ((0.2860,), (0.3530,))}.get(name.split("/")[0])
 
 
 def _pil(image: np.ndarray) -> Image.Image:

@@ -39,7 +39,7 @@ RANGES = {
     "data_workers": (INT, -1, True, None, False),                 # -1 = from the CPU count
     "prefetch_calls": (INT, 0, True, None, False),
     "aug.pad": (INT, 0, True, None, False),
-    "aug.crop_pct": (NUMBER, 0, False, 1, True),
+    "aug.crop_pct": (NUMBER, 0, True, 1, True),                    # 0 = the model's (or 1 for CIFAR/MNIST)
     "aug.randaugment_n": (INT, 0, True, None, False),
     "aug.randaugment_m": (NUMBER, 0, True, 10, True),              # timm's scale; larger is clipped to 10
     "aug.randaugment_mstd": (NUMBER, 0, True, None, False),

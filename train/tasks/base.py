@@ -3,9 +3,9 @@ the model inputs, the loss and the metrics.
 
 The loop and the pmap'd step never look inside a batch; they call these methods:
 
-  datasets(config, process_index, process_count) -> (train_source, eval_source, info)
-      random-access sources of example dicts (see train/data.py) for this host; `info` holds what the
-      model needs (e.g. num_classes) and is passed to `model_overrides`.
+  datasets(config) -> (train_source, eval_source, info)
+      random-access sources of example dicts (see train/data.py), the whole data set (the trainer takes each
+      host's rows); `info` holds what the model needs (e.g. num_classes) and is passed to `model_overrides`.
   model_overrides(config, info) -> dict   fields for archs.create_model (e.g. num_classes).
   init_inputs(batch) -> tuple             positional model inputs for model.init, from a (small) batch.
   loss_fn(model, variables, batch, rngs, train, scheduled_args) -> (loss, (metrics, new_model_state))
@@ -39,7 +39,7 @@ class Task:
   def from_config(cls, config):
     return cls()
 
-  def datasets(self, config, process_index: int, process_count: int):
+  def datasets(self, config):
     raise NotImplementedError
 
   def model_overrides(self, config, info) -> dict:

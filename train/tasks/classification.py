@@ -26,8 +26,8 @@ class ClassificationTask(Task):
   def from_config(cls, config):
     return cls(config.label_smoothing, config.aux_loss_weight, mixing.Mixing.from_config(config))
 
-  def datasets(self, config, process_index, process_count):
-    return data.image_classification(config, process_index, process_count)
+  def datasets(self, config):
+    return data.image_classification(config)
 
   def model_overrides(self, config, info):
     self.num_classes = info["num_classes"]  # the width of mixup's soft targets

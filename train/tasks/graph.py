@@ -34,12 +34,11 @@ class GraphTask(Task):
   def from_config(cls, config):
     return cls(config.batch_size, **task_options(config, cls.DEFAULTS, cls.name))
 
-  def datasets(self, config, process_index, process_count):
+  def datasets(self, config):
     g = graph_data.karate_club()
     g = {**g, "train_mask": g["train_mask"].astype(np.float32), "test_mask": g["test_mask"].astype(np.float32)}
     copies = lambda n: data.ArraySource({k: np.repeat(v[None], n, axis=0) for k, v in g.items()})
-    per_host = self.batch_size // process_count
-    return copies(per_host * self.options["steps_per_epoch"]), copies(1), {"num_classes": 2}
+    return copies(self.batch_size * self.options["steps_per_epoch"]), copies(1), {"num_classes": 2}
 
   def model_overrides(self, config, info):
     return {"num_classes": info["num_classes"]}

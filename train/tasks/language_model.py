@@ -42,13 +42,11 @@ class LanguageModelTask(Task):
     split = int(round(len(ids) * (1.0 - o["eval_fraction"])))
     return ids[:split], ids[split:], vocab
 
-  def datasets(self, config, process_index, process_count):
+  def datasets(self, config):
     train_ids, eval_ids, vocab = self.corpus()
     windows = lambda ids: data.ArraySource(
         text_data.char_lm_windows(train_ids, ids, self.options["seq_len"], len(vocab)))
     train, test = windows(train_ids), windows(eval_ids)
-    if process_count > 1:
-      train, test = data.Shard(train, process_index, process_count), data.Shard(test, process_index, process_count)
     return train, test, {"vocab_size": len(vocab)}
 
   def model_overrides(self, config, info):

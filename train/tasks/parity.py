@@ -45,14 +45,12 @@ class ParityTask(Task):
   def from_config(cls, config):
     return cls(config.seed, **task_options(config, cls.DEFAULTS, cls.name))
 
-  def datasets(self, config, process_index, process_count):
+  def datasets(self, config):
     o = self.options
     train = data.ArraySource({"index": np.arange(o["train_examples"], dtype=np.int32)})
     index = np.arange(o["eval_examples"], dtype=np.int32)
     x, y = jax.jit(parity_examples, static_argnums=2)(jax.random.PRNGKey(o["eval_seed"]), index, o["n_elems"])
     test = data.ArraySource({"index": index, "x": np.asarray(x), "y": np.asarray(y)})
-    if process_count > 1:
-      train, test = data.Shard(train, process_index, process_count), data.Shard(test, process_index, process_count)
     return train, test, {}
 
   def init_inputs(self, batch):

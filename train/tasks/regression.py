@@ -54,18 +54,16 @@ class RegressionTask(Task):
   def from_config(cls, config):
     return cls(**task_options(config, cls.DEFAULTS, cls.name))
 
-  def datasets(self, config, process_index, process_count):
+  def datasets(self, config):
     o = self.options
     if o["kind"] == "softmax":
-      train, test, info = data.image_classification(config, process_index, process_count)
+      train, test, info = data.image_classification(config)
       rename = lambda src: data.ArraySource({"x": np.stack([src[i]["image"] for i in range(len(src))]),
                                              "y": np.array([src[i]["label"] for i in range(len(src))], np.int32)})
       return rename(train), rename(test), info
     make = lambda num, tag: data.ArraySource(regression_data(o["kind"], num, o["n_features"], o["noise"],
                                                              [o["data_seed"], tag]))
     train, test = make(o["train_examples"], 0), make(o["eval_examples"], 1)
-    if process_count > 1:
-      train, test = data.Shard(train, process_index, process_count), data.Shard(test, process_index, process_count)
     return train, test, {}
 
   def model_overrides(self, config, info):

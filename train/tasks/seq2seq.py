@@ -40,13 +40,11 @@ class Seq2SeqTask(Task):
   def from_config(cls, config):
     return cls(config.seed, **task_options(config, cls.DEFAULTS, cls.name))
 
-  def datasets(self, config, process_index, process_count):
+  def datasets(self, config):
     o = self.options
     make = lambda num, seed: data.ArraySource(text_data.seq2seq_examples(num, o["kind"], o["min_len"], o["max_len"],
                                                                          seed))
     train, test = make(o["train_examples"], [self.seed, 0]), make(o["eval_examples"], [o["eval_seed"], 1])
-    if process_count > 1:
-      train, test = data.Shard(train, process_index, process_count), data.Shard(test, process_index, process_count)
     return train, test, {"vocab_size": text_data.SEQ2SEQ_VOCAB}
 
   def model_overrides(self, config, info):
