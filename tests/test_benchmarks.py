@@ -26,6 +26,7 @@ def test_model_specs_carry_overrides():
       "vanillanet_5", {"deploy": True, "width_multiplier": 0.5})
 
 
+@pytest.mark.slow  # 24 small programs compiled: ~80 s on the loaded 2 cores
 def test_seq_scaling_measures_every_layer_and_writes_its_tables(tmp_path):
   from benchmarks import seq_scaling
   md = tmp_path / "BENCH.md"
