@@ -6,7 +6,10 @@ Cell, with [i, f, g, o] = x W_x + b_x + h_{t-1} W_h (+ b_h):
 Two biases as in Zaremba's Torch code (i2h and h2h nn.Linear) and PyTorch's nn.LSTM: 4H (I + H) + 8H parameters
 per layer; `recurrent_bias=False` drops b_h (4H (I + H) + 4H). Weights and biases ~ U(-init_scale, init_scale)
 (Zaremba); `forget_bias` is added to the initial forget-gate bias (1.0: Gers et al. / Jozefowicz et al. 2015).
-The time loop is `nn.RNN`, i.e. `jax.lax.scan`: the program does not grow with the sequence length.
+The time loop is `nn.RNN`, i.e. `jax.lax.scan`: the program does not grow with the sequence length. With
+`remat_steps` (default) each step is rematerialized in the backward pass (`nn.remat` of the cell): the scan stores
+only the carry and input of each step instead of 13 per-step activations per layer, which on XLA:CPU are
+zero-filled, page-faulted and written every call (lstm_tiny's gradient: 52 -> 37 ms of CPU time, BENCHMARKS.md).
 """
 from __future__ import annotations
 
@@ -69,15 +72,17 @@ class StackedLSTM(nn.Module):
   forget_bias: float = 0.0
   recurrent_bias: bool = True
   dtype: jnp.dtype = jnp.float32
+  remat_steps: bool = True  # recompute each step in the backward pass (same numbers, less memory traffic)
 
   @nn.compact
   def __call__(self, x, initial_state=None, train: bool = False):
     if initial_state is not None and len(initial_state) != self.num_layers:
       raise ValueError(f"initial_state needs one (c, h) per layer ({self.num_layers}); got {len(initial_state)}")
     states = []
+    cell_type = nn.remat(LSTMCell, prevent_cse=False) if self.remat_steps else LSTMCell  # no CSE to stop in a scan
     for layer in range(self.num_layers):
       x = nn.Dropout(self.dropout_rate)(x, deterministic=not train)
-      cell = LSTMCell(self.features, self.init_scale, self.forget_bias, self.recurrent_bias, self.dtype,
+      cell = cell_type(self.features, self.init_scale, self.forget_bias, self.recurrent_bias, self.dtype,
                       name=f"layer_{layer}")
       carry = None if initial_state is None else initial_state[layer]
       state, x = nn.RNN(cell, return_carry=True)(x, initial_carry=carry)
@@ -98,13 +103,15 @@ class LSTMLanguageModel(nn.Module):
   recurrent_bias: bool = True
   tie_embeddings: bool = False  # Press & Wolf 2017; Zaremba unties
   dtype: jnp.dtype = jnp.float32
+  remat_steps: bool = True  # see StackedLSTM
 
   @nn.compact
   def __call__(self, tokens, initial_state=None, *, train: bool = False, return_state: bool = False):
     embed = nn.Embed(self.vocab_size, self.hidden_size, embedding_init=_uniform(self.init_scale), dtype=self.dtype,
                      name="embedding")
-    x, state = StackedLSTM(self.hidden_size, self.num_layers, self.dropout_rate, self.init_scale, self.forget_bias,
-                           self.recurrent_bias, self.dtype, name="lstm")(embed(tokens), initial_state, train=train)
+    lstm = StackedLSTM(self.hidden_size, self.num_layers, self.dropout_rate, self.init_scale, self.forget_bias,
+                       self.recurrent_bias, self.dtype, self.remat_steps, name="lstm")
+    x, state = lstm(embed(tokens), initial_state, train=train)
     if self.tie_embeddings:
       logits = embed.attend(x)
     else:

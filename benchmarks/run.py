@@ -7,7 +7,10 @@ Per model: compile time (first call minus a steady call), train throughput (exam
 models) of the real pmap'd train step of train/ with synthetic data already on the device, inference throughput
 (jitted eval-mode apply), batch-1 latency, peak device memory (where the backend reports it), MFU (bf16 on a
 device of known peak), and the same for PyTorch eager and `torch.compile` when torch is importable, with the
-ratios ours / theirs. Timings are medians of `--windows` windows of `--calls` calls, after a warm-up call.
+ratios ours / theirs. Timings are medians of `--windows` windows of `--calls` calls, after a warm-up call, in
+wall time, or with `--clock cpu` (the default on the CPU backend) in CPU time of the process: on a shared CPU the
+wall time of a call grows with the number of runnable processes (load 20 on 2 cores: ~10x, varying minute to
+minute), so wall ratios taken minutes apart are noise, while CPU times stay within ~10%. Compile time is wall.
 `name:field=value:flag` passes overrides to archs.create_model (`vanillanet_5:deploy` = deploy=True).
 """
 from __future__ import annotations
@@ -25,7 +28,7 @@ import jax
 
 from benchmarks import jax_side
 
-COLUMNS = ("model", "side", "input", "batch", "dtype", "steps_per_call", "compile_s", "train_per_s",
+COLUMNS = ("model", "side", "input", "batch", "dtype", "clock", "steps_per_call", "compile_s", "train_per_s",
            "train_tokens_per_s", "infer_per_s", "latency_ms", "peak_mem_mb", "mfu", "train_ratio", "infer_ratio",
            "load_avg", "skipped")
 
@@ -62,7 +65,7 @@ def torch_available() -> bool:
 
 def run_model(spec: str, args) -> list[dict]:
   name, overrides = parse_model(spec)
-  common = dict(batch=args.batch, dtype=args.dtype)
+  common = dict(batch=args.batch, dtype=args.dtype, clock=args.clock)
   ours = jax_side.measure(name, overrides, image=args.image, seq_len=args.seq, num_classes=args.num_classes,
                           steps_per_call=args.steps_per_call, calls=args.calls, windows=args.windows, **common)
   rows = [{"model": spec, "side": "jax", **common, **ours, "load_avg": os.getloadavg()[0]}]
@@ -109,7 +112,7 @@ def markdown(rows: list[dict], command: str) -> str:
     versions += f", torch {torch.__version__}"
   head = [f"### {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC, {device.device_kind} "
           f"({jax.default_backend()}, {os.cpu_count()} CPUs, {platform.python_version()}), {versions}", "",
-          f"`{command}`", "",
+          f"`{command}`" + (" (CPU time of the process)" if rows and rows[0].get("clock") == "cpu" else ""), "",
           "| model | side | input | batch | train /s | tokens /s | ratio train | infer /s | ratio infer | "
           "batch-1 ms | compile s | peak MiB | MFU | load |", "|" + "---|" * 14]
   body = [f"| `{r['model']}` | {r['side']} | {r.get('input', '')} | {r['batch']} | {_fmt(r.get('train_per_s'))} | "
@@ -137,11 +140,15 @@ def main(argv=None) -> list[dict]:
   parser.add_argument("--torch-compile", choices=("auto", "on", "off"), default="auto", help="auto: on GPU only")
   parser.add_argument("--threads", type=int, default=0,
                       help="intra-op threads of both sides (0: each library's default); 1 on a shared CPU")
+  parser.add_argument("--clock", choices=("auto", "wall", "cpu"), default="auto",
+                      help="time per call: wall, or CPU time of the process (auto: cpu on the CPU backend)")
   parser.add_argument("--csv", help="write the rows to this CSV file")
   parser.add_argument("--append", metavar="MARKDOWN", help="append the markdown table to this file")
   args = parser.parse_args(argv)
   if args.threads:
     set_threads(args.threads)
+  if args.clock == "auto":  # on a CPU shared with other jobs only the CPU time is comparable between calls
+    args.clock = "cpu" if jax.default_backend() == "cpu" else "wall"
   if args.steps_per_call is None:  # the trainer's default on accelerators; on CPU one step is one timed call
     args.steps_per_call = 1 if jax.default_backend() == "cpu" else 8
   command = "python -m benchmarks.run " + " ".join(argv if argv is not None else sys.argv[1:])
