@@ -106,21 +106,23 @@ def _grouped(x, groups, eps=1e-5):
   return _formula(g, (1, 2, 4), eps).reshape(x.shape)
 
 
-@pytest.mark.parametrize("kind", ["batch", "layer", "instance", "group"])
+@pytest.mark.parametrize("kind", ["batch", "layer", "instance", "group", "group:8"])
 def test_norm_matches_its_formula(kind):
   x = np.asarray(jax.random.normal(jax.random.key(0), (4, 5, 6, 64)) * 3 + 1, np.float64).astype(np.float32)
   layer = make_norm(kind, train=True)(name="norm")
   variables = layer.init(jax.random.key(1), x)
   out = layer.apply(variables, x, mutable=["batch_stats"])[0] if kind == "batch" else layer.apply(variables, x)
   expected = {"batch": lambda: _formula(x, (0, 1, 2)), "layer": lambda: _formula(x, (1, 2, 3)),
-              "instance": lambda: _formula(x, (1, 2)), "group": lambda: _grouped(x, 32)}[kind]()
+              "instance": lambda: _formula(x, (1, 2)), "group": lambda: _grouped(x, 32),
+              "group:8": lambda: _grouped(x, 8)}[kind]()
   np.testing.assert_allclose(out, expected, atol=2e-5, err_msg=f"{kind} norm: (x - mean) / sqrt(var + eps)")
   assert jax.tree.map(jnp.shape, variables["params"]) == {"scale": (64,), "bias": (64,)}, kind
 
 
 def test_norm_errors():
-  with pytest.raises(ValueError, match="norm 'weight'; accepted: batch, layer, instance, group"):
-    make_norm("weight", True)
+  for bad in ("weight", "group:0", "layer:2", "group:x"):
+    with pytest.raises(ValueError, match=r"norm '.*'; accepted: batch, layer, instance, group\[:G\]"):
+      make_norm(bad, True)
   with pytest.raises(ValueError, match="20 channels do not split into num_groups=32"):
     make_norm("group", True)(name="n").init(jax.random.key(0), jnp.ones((1, 2, 2, 20)))
   with pytest.raises(ValueError, match="MLP norm 'instance'"):

@@ -6,7 +6,8 @@ bias, with the mean and variance taken over:
 - layer: (H, W, C) per example (Wu & He's LN for ConvNets: GroupNorm with one group);
 - instance: (H, W) per example and channel (GroupNorm with one channel per group; Ulyanov et al. 2016 with
   the affine of torch's InstanceNorm2d(affine=True));
-- group: (H, W, C/G) per example and group of C/G channels, G = 32 (the paper's default).
+- group: (H, W, C/G) per example and group of C/G channels, G = 32 (the paper's default); 'group:G' sets G
+  (the CIFAR ResNets' 16-channel stage needs G <= 16).
 Only batch norm keeps running statistics ('batch_stats'); the other three behave the same at train and test.
 On a (B, F) feature vector (the MLP) layer norm is the usual LayerNorm over F; instance norm would normalise
 each scalar alone (to zero) and is refused.
@@ -21,10 +22,10 @@ import jax.numpy as jnp
 
 from archs.layers.batch_norm import torch_batch_norm
 
-NORMS = ("batch", "layer", "instance", "group")
+NORMS = ("batch", "layer", "instance", "group[:G]")
 
 
-def make_norm(kind: str, train: bool, dtype: Any = jnp.float32, *, epsilon: float = 1e-5, num_groups: int = 32):
+def make_norm(kind: str, train: bool, dtype: Any = jnp.float32, *, epsilon: float = 1e-5):
   """The norm layer `kind` as a partial to call with `name=` (and optionally `scale_init=`), like torch_batch_norm."""
   if kind == "batch":
     return torch_batch_norm(train, dtype, epsilon)
@@ -32,8 +33,9 @@ def make_norm(kind: str, train: bool, dtype: Any = jnp.float32, *, epsilon: floa
     return functools.partial(nn.GroupNorm, num_groups=1, epsilon=epsilon, dtype=dtype)
   if kind == "instance":
     return functools.partial(nn.GroupNorm, num_groups=None, group_size=1, epsilon=epsilon, dtype=dtype)
-  if kind == "group":
-    return functools.partial(GroupNorm, num_groups=num_groups, epsilon=epsilon, dtype=dtype)
+  name, _, groups = str(kind).partition(":")
+  if name == "group" and (groups == "" or (groups.isdigit() and int(groups) > 0)):
+    return functools.partial(GroupNorm, num_groups=int(groups or 32), epsilon=epsilon, dtype=dtype)
   raise ValueError(f"norm {kind!r}; accepted: {', '.join(NORMS)}")
 
 
