@@ -103,3 +103,14 @@ def test_resnet_kernel_init_reaches_convs_and_fc():
   default = TINY().init(jax.random.key(0), jnp.zeros((1, 16, 16, 3)))["params"]
   std = float(jnp.std(default["conv1"]["kernel"]))
   assert std == pytest.approx(np.sqrt(2 / (7 * 7 * 64)), rel=0.1), "default: kaiming-normal fan-out (torchvision)"
+
+
+def test_deep_training_preset_schedules_act_lambda_into_the_resnet():
+  from train import defaults, scheduled_args
+  c = defaults.load_config("resnet50", "deep_training")
+  schedule = scheduled_args.ScheduledArgs(c.scheduled_args, steps_per_epoch=10)
+  assert [float(schedule.at(10 * e)["act_lambda"]) for e in range(4)] == [0.0, 0.5, 1.0, 1.0], "0 -> 1 over 2 epochs"
+  model = archs.create_model(c.model, num_classes=10, **c.model_kwargs)
+  x = jnp.zeros((1, c.image_size, c.image_size, 3))
+  out = jax.eval_shape(lambda: model.apply(model.init(jax.random.key(0), x), x, **schedule.at(5)))
+  assert out.shape == (1, 10), "the ResNet takes the scheduled act_lambda"

@@ -17,8 +17,9 @@ def torch_linear_bias_init(fan_in: int):
 # ---------------------------------------------------------------- a kernel initialiser chosen by name (configs)
 
 INIT_FORMS = ("default", "zeros", "normal[:std]", "lecun[:uniform]", "xavier|glorot[:normal]", "he|kaiming[:uniform]")
-_SCALED = {"lecun": (1.0, "fan_in", "normal"), "xavier": (1.0, "fan_avg", "uniform"), "glorot": (1.0, "fan_avg", "uniform"),
-           "he": (2.0, "fan_in", "normal"), "kaiming": (2.0, "fan_in", "normal")}
+# name: (scale, mode, the paper's distribution) of variance_scaling: variance = scale / fan.
+_SCALED = {"lecun": (1.0, "fan_in", "normal"), "xavier": (1.0, "fan_avg", "uniform"),
+           "glorot": (1.0, "fan_avg", "uniform"), "he": (2.0, "fan_in", "normal"), "kaiming": (2.0, "fan_in", "normal")}
 
 
 def kernel_init(spec):
