@@ -114,3 +114,13 @@ def test_deep_training_preset_schedules_act_lambda_into_the_resnet():
   x = jnp.zeros((1, c.image_size, c.image_size, 3))
   out = jax.eval_shape(lambda: model.apply(model.init(jax.random.key(0), x), x, **schedule.at(5)))
   assert out.shape == (1, 10), "the ResNet takes the scheduled act_lambda"
+
+
+def test_preact_and_wide_resnet_options():
+  from archs.preact_resnet import WideResNet
+  assert _count(archs.create_model("wide_resnet40_1", norm="group:16"), 32)[0] == 563_930, "WRN-40-1, group norm"
+  assert _count(archs.create_model("preact_resnet18", norm="layer"))[0] == 11_687_720, "preact_resnet18, layer norm"
+  params = WideResNet(depth=10, widen_factor=1, kernel_init="zeros").init(
+      jax.random.key(0), jnp.zeros((1, 8, 8, 3)))["params"]
+  kernels = [v for p, v in jax.tree_util.tree_leaves_with_path(params) if "kernel" in jax.tree_util.keystr(p)]
+  assert len(kernels) >= 7 and not any(np.any(k) for k in kernels), "kernel_init='zeros' reaches convs and fc"
