@@ -28,41 +28,47 @@ def test_kernel_init_zeros_default_and_errors():
       kernel_init(bad)
 
 
-def _pre_activation_stds(spec, depth=20, width=128):
+def _pre_activation_stds(spec, depth=12, width=128):
   x = jax.random.normal(jax.random.key(0), (128, width))
   model = MLP(hidden_sizes=(width,) * depth, kernel_init=spec)
-  variables = model.init(jax.random.key(1), x)
   is_hidden = lambda m, method: method == "__call__" and (m.name or "").startswith("hidden_")
-  _, state = model.apply(variables, x, capture_intermediates=is_hidden, mutable=["intermediates"])
-  return [float(jnp.std(state["intermediates"][f"hidden_{i}"]["__call__"][0])) for i in range(depth)]
+
+  @jax.jit
+  def stds(x):
+    variables = model.init(jax.random.key(1), x)
+    _, state = model.apply(variables, x, capture_intermediates=is_hidden, mutable=["intermediates"])
+    return jnp.stack([jnp.std(state["intermediates"][f"hidden_{i}"]["__call__"][0]) for i in range(depth)])
+  return [float(s) for s in stds(x)]
 
 
+@pytest.mark.slow  # ~4 s of CPU (XLA compiles)
 def test_he_keeps_activation_scale_through_a_deep_relu_mlp():
   """He et al. 2015: variance 2/n keeps the pre-activation scale through ReLU layers; 1/n (LeCun) and Xavier
-  (2/(n+m) = 1/n at equal widths) halve the variance at every layer: std x 2^-1/2, 2^-9.5 over 20 layers."""
+  (2/(n+m) = 1/n at equal widths) halve the variance at every layer: std x 2^-1/2, 2^-5.5 over 12 layers."""
   he, lecun, xavier = (_pre_activation_stds(s) for s in ("he", "lecun", "xavier"))
-  assert 0.5 < he[-1] / he[0] < 2.0, f"he: std {he[0]:.3g} -> {he[-1]:.3g} over 20 layers, expected kept"
+  assert 0.5 < he[-1] / he[0] < 2.0, f"he: std {he[0]:.3g} -> {he[-1]:.3g} over 12 layers, expected kept"
   for name, stds in (("lecun", lecun), ("xavier", xavier)):
     ratio = stds[-1] / stds[0]
-    assert 2**-11 < ratio < 2**-8, f"{name}: std ratio over 20 layers {ratio:.3g}, expected ~2^-9.5 = 1.4e-3"
+    assert 2**-7 < ratio < 2**-4, f"{name}: std ratio over 12 layers {ratio:.3g}, expected ~2^-5.5 = 0.022"
 
 
+@pytest.mark.slow  # ~4 s of CPU (XLA compiles)
 def test_zero_init_leaves_hidden_units_symmetric():
   """With every kernel zero, each hidden unit gets the same gradient: after training, all units of a layer are
   still equal (here they get no gradient at all); with He's init they differ."""
   x = jax.random.normal(jax.random.key(0), (64, 8))
   y = jax.random.randint(jax.random.key(1), (64,), 0, 3)
-  for spec, symmetric in (("zeros", True), ("he", False)):
-    model = MLP(hidden_sizes=(16, 16), num_classes=3, activation="tanh", kernel_init=spec)
-    params = model.init(jax.random.key(2), x)["params"]
-    tx = optax.sgd(0.5)
-    state = tx.init(params)
-    loss = lambda p: optax.softmax_cross_entropy_with_integer_labels(model.apply({"params": p}, x), y).mean()
+  model = MLP(hidden_sizes=(16, 16), num_classes=3, activation="tanh")  # one step function for both inits
+  tx = optax.sgd(0.5)
+  loss = lambda p: optax.softmax_cross_entropy_with_integer_labels(model.apply({"params": p}, x), y).mean()
 
-    @jax.jit
-    def step(params, state):
-      updates, state = tx.update(jax.grad(loss)(params), state, params)
-      return optax.apply_updates(params, updates), state
+  @jax.jit
+  def step(params, state):
+    updates, state = tx.update(jax.grad(loss)(params), state, params)
+    return optax.apply_updates(params, updates), state
+  for spec, symmetric in (("zeros", True), ("he", False)):
+    params = model.clone(kernel_init=spec).init(jax.random.key(2), x)["params"]
+    state = tx.init(params)
     for _ in range(10):
       params, state = step(params, state)
     for layer in ("hidden_0", "hidden_1"):
@@ -90,9 +96,9 @@ def test_kernel_init_reaches_every_kernel(name):
 
 
 def test_kernel_init_default_keeps_the_reference_init():
-  x = jnp.zeros((1, 32, 32, 1))
-  a = archs.create_model("lenet5").init(jax.random.key(0), x)
-  b = archs.create_model("lenet5", kernel_init="default").init(jax.random.key(0), x)
+  x = jnp.zeros((1, 8))
+  a = MLP(hidden_sizes=(4,)).init(jax.random.key(0), x)
+  b = MLP(hidden_sizes=(4,), kernel_init="default").init(jax.random.key(0), x)
   assert jax.tree.all(jax.tree.map(lambda u, v: bool(jnp.all(u == v)), a, b)), "'default' is the reference's init"
 
 

@@ -63,6 +63,7 @@ def test_act_lambda_none_and_zero_are_the_plain_network(make):
   assert not np.allclose(model.apply(variables, x, act_lambda=1.0), plain, atol=1e-3), "act_lambda must reach it"
 
 
+@pytest.mark.slow  # ~4 s of CPU (XLA compiles)
 def test_act_lambda_is_traced_compiles_once():
   model = TINY()
   x = jnp.ones((1, 16, 16, 3))
@@ -85,6 +86,7 @@ def test_resnet_norms_keep_the_count(norm):
   assert "batch_stats" not in shapes, f"{norm}: no running statistics"
 
 
+@pytest.mark.slow  # ~4 s of CPU (XLA compiles)
 def test_cifar_resnet_options():
   assert _count(archs.create_model("resnet20_cifar", norm="group:8"), 32)[0] == 269_722, "group norm: same count"
   with pytest.raises(ValueError, match="16 channels do not split into num_groups=32"):

@@ -68,5 +68,4 @@ def test_bad_shortcut_raises():
     vanillanet.VanillaNet(dims=(8, 16), strides=(2,), shortcut="identity").init(jax.random.key(0),
                                                                                  jnp.zeros((1, 32, 32, 3)))
   with pytest.raises(ValueError, match="narrows 16 -> 8"):
-    vanillanet.VanillaNet(dims=(16, 8), strides=(2,), shortcut="after_act").init(jax.random.key(0),
-                                                                                 jnp.zeros((1, 32, 32, 3)))
+    vanillanet.Block(8, stride=1, shortcut="after_act").init(jax.random.key(0), jnp.zeros((1, 2, 2, 16)))
