@@ -11,6 +11,7 @@ import jax.numpy as jnp
 
 from archs.layers.activations import relu
 from archs.layers.features import classifier_output
+from archs.layers.initializers import kernel_init as init_from_spec
 from archs.layers.lrn import local_response_norm
 from archs.layers.torch_pool import max_pool
 from archs.registry import register_model
@@ -27,6 +28,9 @@ class AlexNet(nn.Module):
   `groups`: 2 for conv2/4/5 is the paper's two-GPU towers (conv3 and the FC layers see both towers).
   LRN (k=2, n=5, alpha=1e-4, beta=0.75) follows the ReLU of conv1 and conv2; by default it uses the
   paper's alpha, `lrn_alpha_over_size=True` is torch's LocalResponseNorm (alpha / n).
+
+  `kernel_init` (a name, archs/layers/initializers.py) sets every conv and dense kernel's init; the default is
+  flax's lecun_normal (the paper: N(0, 0.01^2) for all layers, `kernel_init='normal:0.01'`).
   """
   num_classes: int = 1000
   widths: Sequence[int] = (96, 256, 384, 384, 256)
@@ -40,16 +44,19 @@ class AlexNet(nn.Module):
   lrn_alpha_over_size: bool = False
   hidden: int = 4096
   drop_rate: float = 0.5
+  kernel_init: Any = None
   dtype: Any = jnp.float32
 
   @nn.compact
   def __call__(self, x, *, train: bool = False, return_features: bool = False):
+    init = init_from_spec(self.kernel_init)
+    init = {"kernel_init": init} if init else {}
     x = x.astype(self.dtype)
     stages = []
     for i, (width, kernel, stride, pad, group) in enumerate(
         zip(self.widths, self.kernel_sizes, self.strides, self.paddings, self.groups)):
       x = nn.Conv(width, (kernel, kernel), (stride, stride), padding=[(pad, pad)] * 2,
-                  feature_group_count=group, dtype=self.dtype, name=f"conv{i + 1}")(x)
+                  feature_group_count=group, dtype=self.dtype, **init, name=f"conv{i + 1}")(x)
       x = relu(x)
       if self.lrn_after[i]:
         x = local_response_norm(x, alpha_over_size=self.lrn_alpha_over_size)
@@ -61,10 +68,10 @@ class AlexNet(nn.Module):
                        f"{x.shape[1:3]} from input of this size")
     x = x.reshape(x.shape[0], -1)
     for name in ("fc6", "fc7"):
-      x = relu(nn.Dense(self.hidden, dtype=self.dtype, name=name)(x))
+      x = relu(nn.Dense(self.hidden, dtype=self.dtype, **init, name=name)(x))
       x = nn.Dropout(self.drop_rate, deterministic=not train)(x)
     pre_logits = x
-    logits = nn.Dense(self.num_classes, dtype=self.dtype, name="fc8")(x).astype(jnp.float32)
+    logits = nn.Dense(self.num_classes, dtype=self.dtype, **init, name="fc8")(x).astype(jnp.float32)
     return classifier_output(logits, pre_logits, stages, return_features)
 
 

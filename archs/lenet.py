@@ -16,10 +16,13 @@ Default activation is the paper's scaled tanh f(a) = 1.7159 tanh(2a/3) (Appendix
 and `pool="max"` give the common modern variant. 1x32x32 input, 10 classes: 61,706 parameters; the paper's form
 (pool="trainable", c3_table="paper", output="rbf") has the paper's per-layer counts (C1 156, S2 12, C3 1,516, S4 32,
 C5 48,120, F6 10,164, output 840): 60,840.
+`kernel_init` (a name, archs/layers/initializers.py) sets every conv and dense kernel's init; the default is flax's
+lecun_normal (the paper's Appendix C draws U(-2.4/F, 2.4/F), F = fan-in; not reproduced).
 """
 from __future__ import annotations
 
-from typing import Callable
+import functools
+from typing import Any, Callable
 
 import flax.linen as nn
 import jax
@@ -27,6 +30,7 @@ import jax.numpy as jnp
 
 from archs.layers import activations
 from archs.layers.features import classifier_output
+from archs.layers.initializers import kernel_init as init_from_spec
 from archs.registry import register_model
 
 
@@ -64,10 +68,12 @@ class PartialConv(nn.Module):
   """A valid 5x5 convolution whose output map j reads only the input maps table[j] (the paper's C3)."""
   table: tuple
   dtype: jnp.dtype = jnp.float32
+  kernel_init: Callable = nn.initializers.lecun_normal()
 
   @nn.compact
   def __call__(self, x):
-    maps = [nn.Conv(1, (5, 5), padding="VALID", dtype=self.dtype, name=f"map_{j}")(x[..., list(inputs)])
+    maps = [nn.Conv(1, (5, 5), padding="VALID", dtype=self.dtype, kernel_init=self.kernel_init,
+                    name=f"map_{j}")(x[..., list(inputs)])
             for j, inputs in enumerate(self.table)]
     return jnp.concatenate(maps, axis=-1)
 
@@ -90,6 +96,7 @@ class LeNet5(nn.Module):
   pool: str = "avg"
   c3_table: str = "full"
   output: str = "linear"
+  kernel_init: Any = None
   dtype: jnp.dtype = jnp.float32
 
   @nn.compact
@@ -103,24 +110,26 @@ class LeNet5(nn.Module):
     if x.ndim != 4 or x.shape[1:3] != (32, 32):
       raise ValueError(f"LeNet5 takes NHWC input of 32x32 images, got shape {tuple(x.shape)}")
     act = _ACTIVATIONS[self.activation]
+    init = init_from_spec(self.kernel_init) or nn.initializers.lecun_normal()
+    conv = functools.partial(nn.Conv, kernel_size=(5, 5), padding="VALID", dtype=self.dtype, kernel_init=init)
     if self.pool == "trainable":
       pool = lambda y, name: Subsampling(act, self.dtype, name=name)(y)
     else:
       pool = lambda y, name: _POOLS[self.pool](y, (2, 2), strides=(2, 2))
     x = x.astype(self.dtype)
-    c1 = act(nn.Conv(6, (5, 5), padding="VALID", dtype=self.dtype, name="c1")(x))        # 28x28x6
+    c1 = act(conv(6, name="c1")(x))                                                      # 28x28x6
     s2 = pool(c1, "s2")                                                                  # 14x14x6
     if self.c3_table == "paper":
-      c3 = act(PartialConv(C3_PAPER_TABLE, self.dtype, name="c3")(s2))                  # 10x10x16
+      c3 = act(PartialConv(C3_PAPER_TABLE, self.dtype, init, name="c3")(s2))            # 10x10x16
     else:
-      c3 = act(nn.Conv(16, (5, 5), padding="VALID", dtype=self.dtype, name="c3")(s2))
+      c3 = act(conv(16, name="c3")(s2))
     s4 = pool(c3, "s4")                                                                  # 5x5x16
-    c5 = act(nn.Conv(120, (5, 5), padding="VALID", dtype=self.dtype, name="c5")(s4))     # 1x1x120
-    f6 = act(nn.Dense(84, dtype=self.dtype, name="f6")(c5.reshape(c5.shape[0], -1)))
+    c5 = act(conv(120, name="c5")(s4))                                                   # 1x1x120
+    f6 = act(nn.Dense(84, dtype=self.dtype, kernel_init=init, name="f6")(c5.reshape(c5.shape[0], -1)))
     if self.output == "rbf":
       logits = RBFOutput(self.num_classes, name="output")(f6)
     else:
-      logits = nn.Dense(self.num_classes, dtype=self.dtype, name="output")(f6).astype(jnp.float32)
+      logits = nn.Dense(self.num_classes, dtype=self.dtype, kernel_init=init, name="output")(f6).astype(jnp.float32)
     return classifier_output(logits, f6, (c1, c3, c5), return_features)
 
 

@@ -16,6 +16,8 @@ import flax.linen as nn
 import jax.numpy as jnp
 
 from archs.layers.activations import get_activation
+from archs.layers.initializers import kernel_init as init_from_spec
+from archs.layers.norms import make_norm
 from archs.registry import register_model
 
 
@@ -24,11 +26,18 @@ def _flatten(x):
 
 
 class MLP(nn.Module):
-  """Dense -> activation -> dropout for each hidden size, then a linear output layer."""
+  """Dense [-> norm] -> activation -> dropout for each hidden size, then a linear output layer.
+
+  `kernel_init`: every Dense kernel's init by name (archs/layers/initializers.kernel_init; default flax's
+  lecun_normal); `norm`: None, or 'batch', 'layer' or 'group' between each hidden Dense and its activation
+  (archs/layers/norms.py; 'instance' has one scalar per channel here and is refused).
+  """
   hidden_sizes: Sequence[int] = (128,)
   num_classes: int = 10
   activation: str = "relu"
   dropout_rate: float = 0.0
+  kernel_init: Any = None
+  norm: str | None = None
   dtype: Any = jnp.float32
 
   @nn.compact
@@ -36,11 +45,17 @@ class MLP(nn.Module):
     act = get_activation(self.activation)
     if not 0.0 <= self.dropout_rate < 1.0:
       raise ValueError(f"dropout_rate={self.dropout_rate!r}; accepted: 0 <= dropout_rate < 1")
+    if self.norm == "instance":
+      raise ValueError("MLP norm 'instance' normalises each scalar alone; accepted: None, batch, layer, group")
+    init = init_from_spec(self.kernel_init)
+    dense = functools.partial(nn.Dense, dtype=self.dtype, **({"kernel_init": init} if init else {}))
+    norm = make_norm(self.norm, train, self.dtype) if self.norm is not None else None
     x = _flatten(x).astype(self.dtype)
     for i, width in enumerate(self.hidden_sizes):
-      x = act(nn.Dense(width, dtype=self.dtype, name=f"hidden_{i}")(x))
+      x = dense(width, name=f"hidden_{i}")(x)
+      x = act(norm(name=f"norm_{i}")(x) if norm else x)
       x = nn.Dropout(self.dropout_rate, deterministic=not train)(x)
-    logits = nn.Dense(self.num_classes, dtype=self.dtype, name="head")(x).astype(jnp.float32)
+    logits = dense(self.num_classes, name="head")(x).astype(jnp.float32)
     if return_features:
       return {"logits": logits, "pre_logits": x}
     return logits

@@ -6,6 +6,8 @@ projection shortcuts are bare 1x1 convs fed with the pre-activated input; one ex
 CIFAR Wide ResNet-d-k (Zagoruyko & Komodakis 2016, szagoruyko/wide-residual-networks): conv3x3(16) stem without
 BN, (d - 4) / 6 pre-activation basic units per group of widths 16k, 32k, 64k, dropout between the two convs,
 a 1x1 shortcut wherever the width changes; no conv biases. WRN-40-1 has 563,930 params.
+Both take `kernel_init` (a name for every conv and the fc, archs/layers/initializers.py; None: the reference's) and
+`norm` (batch, layer, instance, group[:G], archs/layers/norms.py; the layers keep their names bn*).
 """
 from __future__ import annotations
 
@@ -16,8 +18,9 @@ import flax.linen as nn
 import jax.numpy as jnp
 
 from archs.layers.activations import relu
-from archs.layers.batch_norm import torch_batch_norm
 from archs.layers.features import classifier_output
+from archs.layers.initializers import kernel_init as init_from_spec
+from archs.layers.norms import make_norm
 from archs.registry import register_model
 from archs.resnet import BlockFields, conv_init, torch_dense
 
@@ -66,16 +69,18 @@ def _shortcut(block, x, pre):
   return block.conv(out, (1, 1), block.strides, padding=0, name="shortcut")(pre)
 
 
-def _layers(dtype, train):
-  conv = functools.partial(nn.Conv, use_bias=False, dtype=dtype, kernel_init=conv_init)
-  norm = torch_batch_norm(train, dtype)
-  return conv, norm
+def _layers(module, train):
+  init = init_from_spec(module.kernel_init) or conv_init
+  conv = functools.partial(nn.Conv, use_bias=False, dtype=module.dtype, kernel_init=init)
+  return conv, make_norm(module.norm, train, module.dtype)
 
 
 def _head(module, x, stages, train, return_features):
-  x = module.act(torch_batch_norm(train, module.dtype)(name="final_bn")(x))
+  x = module.act(make_norm(module.norm, train, module.dtype)(name="final_bn")(x))
   pre_logits = jnp.mean(x, axis=(1, 2))
-  logits = torch_dense(module.num_classes, pre_logits.shape[-1], dtype=module.dtype, name="fc")(pre_logits)
+  init = init_from_spec(module.kernel_init)
+  logits = torch_dense(module.num_classes, pre_logits.shape[-1], dtype=module.dtype, name="fc",
+                       **({"kernel_init": init} if init else {}))(pre_logits)
   logits = logits.astype(jnp.float32)
   return classifier_output(logits, pre_logits, stages, return_features)
 
@@ -89,10 +94,12 @@ class PreActResNet(nn.Module):
   act: Callable = relu
   # Weights option (archs.weights): imgclsmob's preresnet pre-activates the first unit too (one more BN).
   preactivate_first: bool = False
+  kernel_init: Any = None
+  norm: str = "batch"
 
   @nn.compact
   def __call__(self, x, *, train: bool = False, return_features: bool = False):
-    conv, norm = _layers(self.dtype, train)
+    conv, norm = _layers(self, train)
     x = conv(64, (7, 7), 2, padding=3, name="conv1")(x)
     x = self.act(norm(name="bn1")(x))
     x = nn.max_pool(x, (3, 3), (2, 2), padding=((1, 1), (1, 1)))
@@ -113,12 +120,14 @@ class WideResNet(nn.Module):
   drop_rate: float = 0.0
   dtype: Any = jnp.float32
   act: Callable = relu
+  kernel_init: Any = None
+  norm: str = "batch"
 
   @nn.compact
   def __call__(self, x, *, train: bool = False, return_features: bool = False):
     if self.depth < 10 or (self.depth - 4) % 6:
       raise ValueError(f"WRN depth must be 6n + 4 with n >= 1, got {self.depth}")
-    conv, norm = _layers(self.dtype, train)
+    conv, norm = _layers(self, train)
     x = conv(16, (3, 3), padding=1, name="conv0")(x)
     stages = []
     for i in range(3):

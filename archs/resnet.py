@@ -6,7 +6,14 @@ ResNeXt groups and Wide-ResNet widths (`groups`, `width`, torchvision's `width_p
 average-pool shortcut (`stem`, `avg_down`); per-block attention (`attention`, e.g. SE) and between-stage attention
 (`stage_attention`, e.g. BAM); anti-aliased downsampling (`blur_filter_size`); residual drop (`drop_path_rate` with
 `stochastic_depth` = 'drop_path' per sample, timm, or 'huang', one gate per batch); dropout before the classifier;
-no shortcuts at all (`shortcut=False`, the paper's plain networks).
+no shortcuts at all (`shortcut=False`, the paper's plain networks); the kernels' init by name (`kernel_init`,
+archs/layers/initializers.py; None: the reference's) and the normalisation (`norm`: batch, layer, instance,
+group[:G], archs/layers/norms.py; the layers keep their names bn*).
+Deep training (VanillaNet, Chen et al. 2023): `act_lambda` passed to `__call__` (a scheduled argument of the
+trainer) blends every activation inside a residual branch with the identity, (1 - lam) act(x) + lam x; at lam = 1
+each branch is a chain of convs and BNs that could merge into one conv. The activations of the stem and after each
+sum stay as they are (the paper does not say which ReLUs of its ResNet-50 it deep-trains: these are the ones whose
+removal merges layers without making the network linear). None (default) is the plain ResNet, = lam 0.
 """
 from __future__ import annotations
 
@@ -18,11 +25,13 @@ import jax.numpy as jnp
 import numpy as np
 
 from archs.layers.activations import relu
-from archs.layers.batch_norm import torch_batch_norm
 from archs.layers.blurpool import BlurPool
+from archs.layers.deep_training import deep_trained
 from archs.layers.drop_path import DropPath
 from archs.layers.features import classifier_output
+from archs.layers.initializers import kernel_init as init_from_spec
 from archs.layers.initializers import torch_linear_bias_init, torch_linear_kernel_init
+from archs.layers.norms import make_norm
 from archs.layers.stochastic_depth import StochasticDepth, linear_decay_rates
 from archs.registry import register_model
 
@@ -35,8 +44,9 @@ conv_init = nn.initializers.variance_scaling(2.0, "fan_out", "normal")  # kaimin
 
 
 def torch_dense(features: int, fan_in: int, **kw) -> nn.Dense:
-  """nn.Linear's default init: weight and bias U(-1/sqrt(fan_in), 1/sqrt(fan_in))."""
-  return nn.Dense(features, kernel_init=torch_linear_kernel_init, bias_init=torch_linear_bias_init(fan_in), **kw)
+  """nn.Linear's default init: weight and bias U(-1/sqrt(fan_in), 1/sqrt(fan_in)); `kernel_init=` overrides."""
+  kw = {"kernel_init": torch_linear_kernel_init, **kw}
+  return nn.Dense(features, bias_init=torch_linear_bias_init(fan_in), **kw)
 
 
 def avg_pool_ceil(x, stride: int):
@@ -73,7 +83,11 @@ class BlockFields(nn.Module):
   norm: ModuleDef
   act: Callable = relu
   strides: int = 1
+  inner_act: Callable | None = None  # the activations between the convs (deep training); None: act
   expansion: ClassVar[int] = 1
+
+  def act_inside(self, x):
+    return (self.inner_act or self.act)(x)
 
 
 class ResidualBlock(BlockFields):
@@ -99,7 +113,7 @@ class BasicBlock(ResidualBlock):
                        f"{self.base_width}")
     blur = self.blur is not None and self.strides > 1
     y = self.conv(self.filters, (3, 3), 1 if blur else self.strides, padding=1, name="conv1")(x)
-    y = self.act(self.norm(name="bn1")(y))
+    y = self.act_inside(self.norm(name="bn1")(y))
     if blur:
       y = self.blur(stride=self.strides)(y)
     y = self.conv(self.filters, (3, 3), padding=1, name="conv2")(y)
@@ -118,10 +132,10 @@ class Bottleneck(ResidualBlock):
   def __call__(self, x, train: bool = False):
     width = int(self.filters * (self.base_width / 64.0)) * self.groups
     blur = self.blur is not None and self.strides > 1
-    y = self.act(self.norm(name="bn1")(self.conv(width, (1, 1), padding=0, name="conv1")(x)))
+    y = self.act_inside(self.norm(name="bn1")(self.conv(width, (1, 1), padding=0, name="conv1")(x)))
     y = self.conv(width, (3, 3), 1 if blur else self.strides, padding=1, feature_group_count=self.groups,
                   name="conv2")(y)
-    y = self.act(self.norm(name="bn2")(y))
+    y = self.act_inside(self.norm(name="bn2")(y))
     if blur:
       y = self.blur(stride=self.strides)(y)
     y = self.conv(self.filters * 4, (1, 1), padding=0, name="conv3")(y)
@@ -169,12 +183,15 @@ class ResNet(nn.Module):
   drop_rate: float = 0.0  # dropout before the classifier
   zero_init_last: bool = False  # zero gamma in each block's last BN (Goyal et al.), off as in torchvision
   shortcut: bool = True  # False: a plain network (He et al. 2015 Sec. 4.1), every block without its shortcut
+  kernel_init: Any = None  # a name (archs/layers/initializers.py) for every conv and the fc; None: torchvision's
+  norm: str = "batch"  # or layer, instance, group[:G] (archs/layers/norms.py)
 
   @nn.compact
-  def __call__(self, x, *, train: bool = False, return_features: bool = False):
+  def __call__(self, x, *, train: bool = False, act_lambda=None, return_features: bool = False):
     self._check()
-    conv = functools.partial(nn.Conv, use_bias=False, dtype=self.dtype, kernel_init=conv_init)
-    norm = torch_batch_norm(train, self.dtype)
+    init = init_from_spec(self.kernel_init)
+    conv = functools.partial(nn.Conv, use_bias=False, dtype=self.dtype, kernel_init=init or conv_init)
+    norm = make_norm(self.norm, train, self.dtype)
     blur = functools.partial(BlurPool, self.blur_filter_size) if self.blur_filter_size else None
     attention = functools.partial(self.attention, dtype=self.dtype) if self.attention else None
     x = self._stem(x, conv, norm, blur)
@@ -191,14 +208,16 @@ class ResNet(nn.Module):
             filters=64 * 2**i, strides=2 if i > 0 and j == 0 else 1, conv=conv, norm=norm, act=self.act,
             groups=self.groups, base_width=self.width, attention=attention, blur=blur, avg_down=self.avg_down,
             drop_path=STOCHASTIC_DEPTH[self.stochastic_depth], drop_path_rate=rates.pop(0),
-            zero_init_last=self.zero_init_last, shortcut=self.shortcut, name=f"layer{i + 1}_{j}")(x, train)
+            zero_init_last=self.zero_init_last, shortcut=self.shortcut, inner_act=deep_trained(self.act, act_lambda),
+            name=f"layer{i + 1}_{j}")(x, train)
       if self.stage_attention is not None and i < len(self.stage_sizes) - 1:
         x = self.stage_attention(dtype=self.dtype, name=f"stage_attention{i + 1}")(x, train)
       stages.append(x)
 
     pre_logits = jnp.mean(x, axis=(1, 2))
     x = nn.Dropout(self.drop_rate, deterministic=not train)(pre_logits)
-    logits = torch_dense(self.num_classes, pre_logits.shape[-1], dtype=self.dtype, name="fc")(x)
+    fc_init = {"kernel_init": init} if init else {}
+    logits = torch_dense(self.num_classes, pre_logits.shape[-1], dtype=self.dtype, name="fc", **fc_init)(x)
     logits = logits.astype(jnp.float32)
     return classifier_output(logits, pre_logits, stages, return_features)
 

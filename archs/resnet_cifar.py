@@ -10,6 +10,8 @@ The paper's CIFAR-10 networks by depth (Sec. 4.2, Table 6: 20, 32, 44, 56, 110, 
 `resnet{depth}_cifar` with convs WITHOUT bias (akamaster/pytorch_resnet_cifar10, the usual re-implementation of
 the paper: 269,722 params for ResNet-20, the paper's 0.27M), and the plain networks of the degradation
 experiment (Fig. 6, `shortcut=False`) as `plain{depth}_cifar`.
+As archs/resnet.py: `kernel_init` (every conv and the fc; None: kaiming-normal fan-out convs, flax's default fc),
+`norm` (batch, layer, instance, group:G with G <= 16 for the 16-channel stage) and deep training (`act_lambda`).
 """
 from __future__ import annotations
 
@@ -21,8 +23,10 @@ import jax.numpy as jnp
 import numpy as np
 
 from archs.layers.activations import relu
-from archs.layers.batch_norm import torch_batch_norm
+from archs.layers.deep_training import deep_trained
 from archs.layers.features import classifier_output
+from archs.layers.initializers import kernel_init as init_from_spec
+from archs.layers.norms import make_norm
 from archs.layers.stochastic_depth import linear_decay_rates
 from archs.registry import register_model
 from archs.resnet import STOCHASTIC_DEPTH, BlockFields, conv_init
@@ -44,7 +48,8 @@ class CifarBasicBlock(BlockFields):
 
   @nn.compact
   def __call__(self, x, train: bool = False):
-    y = self.act(self.norm(name="bn1")(self.conv(self.filters, (3, 3), self.strides, padding=1, name="conv1")(x)))
+    y = self.norm(name="bn1")(self.conv(self.filters, (3, 3), self.strides, padding=1, name="conv1")(x))
+    y = self.act_inside(y)
     y = self.norm(name="bn2")(self.conv(self.filters, (3, 3), padding=1, name="conv2")(y))
     y = self.drop_path(rate=self.drop_path_rate, name="drop_path")(y, train)
     return self.act((option_a_shortcut(x, self.filters, self.strides) if self.shortcut else 0.0) + y)
@@ -60,15 +65,18 @@ class CifarResNet(nn.Module):
   act: Callable = relu
   conv_bias: bool = True  # Stochastic-depth code's biased convs; False in the registered resnet{depth}_cifar
   shortcut: bool = True  # False: the plain network
+  kernel_init: Any = None
+  norm: str = "batch"
 
   @nn.compact
-  def __call__(self, x, *, train: bool = False, return_features: bool = False):
+  def __call__(self, x, *, train: bool = False, act_lambda=None, return_features: bool = False):
     if self.depth < 8 or (self.depth - 2) % 6:
       raise ValueError(f"CIFAR ResNet depth must be 6n + 2 with n >= 1, got {self.depth}")
     if self.stochastic_depth not in STOCHASTIC_DEPTH:
       raise ValueError(f"unknown stochastic_depth {self.stochastic_depth!r}; accepted: {', '.join(STOCHASTIC_DEPTH)}")
-    conv = functools.partial(nn.Conv, use_bias=self.conv_bias, dtype=self.dtype, kernel_init=conv_init)
-    norm = torch_batch_norm(train, self.dtype)
+    init = init_from_spec(self.kernel_init)
+    conv = functools.partial(nn.Conv, use_bias=self.conv_bias, dtype=self.dtype, kernel_init=init or conv_init)
+    norm = make_norm(self.norm, train, self.dtype)
     n = (self.depth - 2) // 6
     if self.stochastic_depth == "huang":
       rates = linear_decay_rates(self.drop_path_rate, 3 * n)
@@ -80,10 +88,12 @@ class CifarResNet(nn.Module):
       for j in range(n):
         x = CifarBasicBlock(16 * 2**i, conv, norm, self.act, strides=2 if i > 0 and j == 0 else 1,
                             drop_path=STOCHASTIC_DEPTH[self.stochastic_depth], drop_path_rate=rates.pop(0),
-                            shortcut=self.shortcut, name=f"layer{i + 1}_{j}")(x, train)
+                            shortcut=self.shortcut, inner_act=deep_trained(self.act, act_lambda),
+                            name=f"layer{i + 1}_{j}")(x, train)
       stages.append(x)
     pre_logits = jnp.mean(x, axis=(1, 2))
-    logits = nn.Dense(self.num_classes, dtype=self.dtype, name="fc")(pre_logits).astype(jnp.float32)
+    fc_init = {"kernel_init": init} if init else {}
+    logits = nn.Dense(self.num_classes, dtype=self.dtype, name="fc", **fc_init)(pre_logits).astype(jnp.float32)
     return classifier_output(logits, pre_logits, stages, return_features)
 
 

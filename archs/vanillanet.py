@@ -8,6 +8,12 @@ Deep training (paper section 3.2): in the train form each of stem, block and hea
 `leaky_relu(x, act_lambda)` between them; `act_lambda` is scheduled from 0 (ReLU) to 1 (identity) by
 the trainer and passed to `__call__` as a traced value. At act_lambda = 1 the two convs are linear in
 sequence and `to_deploy` merges them (and folds every BatchNorm) into the deploy form.
+
+`shortcut` (the paper's ablation of shortcuts, section 4.1: they do not help VanillaNet, whose limit is weak
+non-linearity, not the identity mapping) adds each block's input to its output, before ('before_act') or after
+('after_act') the block's activation. The block's input is max-pooled like the block and zero-padded to its width
+(He et al.'s option A; the paper does not say how its shortcuts match the doubled widths): no parameters, so the
+counts and `to_deploy` are unchanged.
 """
 from __future__ import annotations
 
@@ -25,6 +31,7 @@ from archs.layers.features import classifier_output
 from archs.layers.series_activation import BN_EPS, SeriesActivation, fold_batch_norm
 from archs.registry import register_model
 
+SHORTCUTS = ("none", "before_act", "after_act")
 _init = nn.initializers.normal(0.02)  # timm trunc_normal_(std=.02): truncation at +-2 never bites
 
 
@@ -90,21 +97,37 @@ class Block(nn.Module):
   ada_pool: int = 0
   act_num: int = 3
   deploy: bool = False
+  shortcut: str = "none"  # 'before_act' or 'after_act': the paper's ablation (module docstring)
   dtype: Any = jnp.float32
 
   @nn.compact
   def __call__(self, x, act_lambda=1.0, train: bool = False):
+    inputs = x
     if self.deploy:
       x = _conv(self.dim_out, name="conv", dtype=self.dtype)(x)
     else:
       x = _deep_training_pair(x, x.shape[-1], self.dim_out, act_lambda=act_lambda, train=train,
                               dtype=self.dtype)
-    if self.stride != 1:
-      if self.ada_pool:
-        x = adaptive_max_pool(x, self.ada_pool)
-      else:
-        x = nn.max_pool(x, (self.stride, self.stride), (self.stride, self.stride))
-    return SeriesActivation(act_num=self.act_num, deploy=self.deploy, dtype=self.dtype, name="act")(x, train)
+    x = self._pool(x)
+    if self.shortcut == "before_act":
+      x = x + self._matched(inputs)
+    x = SeriesActivation(act_num=self.act_num, deploy=self.deploy, dtype=self.dtype, name="act")(x, train)
+    return x + self._matched(inputs) if self.shortcut == "after_act" else x
+
+  def _pool(self, x):
+    if self.stride == 1:
+      return x
+    if self.ada_pool:
+      return adaptive_max_pool(x, self.ada_pool)
+    return nn.max_pool(x, (self.stride, self.stride), (self.stride, self.stride))
+
+  def _matched(self, x):
+    """The block's input at the block's output shape: pooled as the block, zero-padded to dim_out channels."""
+    if x.shape[-1] > self.dim_out:
+      raise ValueError(f"VanillaNet shortcut: a block narrows {x.shape[-1]} -> {self.dim_out} channels; "
+                       f"accepted: blocks that keep or widen")
+    x = self._pool(x)
+    return jnp.pad(x, ((0, 0),) * 3 + ((0, self.dim_out - x.shape[-1]),))
 
 
 class Head(nn.Module):
@@ -139,10 +162,13 @@ class VanillaNet(nn.Module):
   stem_stride: int = 4   # the ada_pool variant uses 3 ...
   stem_padding: int = 0  # ... and 1 (224 -> 75x75)
   width_multiplier: float = 1.0
+  shortcut: str = "none"  # 'before_act' / 'after_act': a shortcut around every block (module docstring)
   dtype: Any = jnp.float32
 
   @nn.compact
   def __call__(self, x, *, train: bool = False, act_lambda=1.0, return_features: bool = False):
+    if self.shortcut not in SHORTCUTS:
+      raise ValueError(f"VanillaNet shortcut {self.shortcut!r}; accepted: {', '.join(SHORTCUTS)}")
     if len(self.dims) != len(self.strides) + 1:
       raise ValueError(f"dims needs len(strides) + 1 = {len(self.strides) + 1} widths, got {len(self.dims)}")
     if self.ada_pool is not None and len(self.ada_pool) != len(self.strides):
@@ -156,7 +182,8 @@ class VanillaNet(nn.Module):
     x = Stem(dims[0], self.stem_stride, self.stem_padding, **common, name="stem")(x, act_lambda, train)
     stages = [x]
     for i, (stride, ada) in enumerate(zip(self.strides, ada_pool)):
-      x = Block(dims[i + 1], stride, ada, **common, name=f"stages_{i}")(x, act_lambda, train)
+      x = Block(dims[i + 1], stride, ada, **common, shortcut=self.shortcut, name=f"stages_{i}")(
+          x, act_lambda, train)
       stages.append(x)
     pooled = x.mean(axis=(1, 2), keepdims=True)
     logits = Head(self.num_classes, self.drop_rate, self.deploy, self.dtype, name="head")(

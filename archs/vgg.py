@@ -4,7 +4,9 @@ others (Table 1): A-LRN (`vgg_a_lrn`, A with LRN after the first conv's ReLU, Kr
 
 Stacks of 3x3 convs (padding 1) with 2x2 max-pools, an adaptive average pool to 7x7, then
 25088 -> 4096 -> 4096 -> classes with ReLU and dropout 0.5. The `_bn` variants put BatchNorm
-(eps 1e-5) between each conv and its ReLU.
+(eps 1e-5) between each conv and its ReLU; `norm` ('batch', 'layer', 'instance', 'group', archs/layers/norms.py)
+puts that normalisation there instead (its layers keep the names bn{s}_{i}), the comparison of Wu & He 2018.
+`kernel_init` (a name, archs/layers/initializers.py) replaces torchvision's init of every conv and dense kernel.
 
 Named features (for perceptual / style losses): `return_features=True` adds `named`, a dict with
 `conv{s}_{i}` (the output of the i-th conv of stage s AFTER its ReLU, i.e. Gatys et al.'s relu{s}_{i}),
@@ -17,9 +19,10 @@ import flax.linen as nn
 import jax.numpy as jnp
 
 from archs.layers.activations import relu
-from archs.layers.batch_norm import torch_batch_norm
 from archs.layers.features import classifier_output
+from archs.layers.initializers import kernel_init as init_from_spec
 from archs.layers.lrn import local_response_norm
+from archs.layers.norms import make_norm
 from archs.layers.torch_pool import adaptive_avg_pool
 from archs.registry import register_model
 
@@ -46,19 +49,25 @@ class VGG(nn.Module):
   drop_rate: float = 0.5
   pool_size: int = 7  # torchvision's AdaptiveAvgPool2d((7, 7)): any input >= 32x32 works.
   lrn_after: Sequence[str] = ()  # names of the convs whose ReLU is followed by LRN (A-LRN: ('conv1_1',))
+  norm: str | None = None  # None: 'batch' if batch_norm else no normalisation
+  kernel_init: Any = None  # None: torchvision's
   dtype: Any = jnp.float32
 
   @nn.compact
   def __call__(self, x, *, train: bool = False, return_features: bool = False):
+    kind = self.norm if self.norm is not None else ("batch" if self.batch_norm else None)
+    norm = make_norm(kind, train, self.dtype) if kind else None
+    conv_init = init_from_spec(self.kernel_init) or _conv_init
+    dense_init = init_from_spec(self.kernel_init) or _dense_init
     x = x.astype(self.dtype)
     named, stage_maps = {}, []
     for s, widths in enumerate(self.stages, start=1):
       for i, width in enumerate(widths, start=1):
         width, k = width if isinstance(width, (tuple, list)) else (width, 3)
-        x = nn.Conv(width, (k, k), padding=[(k // 2, k // 2)] * 2, use_bias=True, kernel_init=_conv_init,
+        x = nn.Conv(width, (k, k), padding=[(k // 2, k // 2)] * 2, use_bias=True, kernel_init=conv_init,
                     dtype=self.dtype, name=f"conv{s}_{i}")(x)
-        if self.batch_norm:
-          x = torch_batch_norm(train, self.dtype)(name=f"bn{s}_{i}")(x)
+        if norm is not None:
+          x = norm(name=f"bn{s}_{i}")(x)
         x = relu(x)
         if f"conv{s}_{i}" in self.lrn_after:
           x = local_response_norm(x)
@@ -69,10 +78,10 @@ class VGG(nn.Module):
     x = adaptive_avg_pool(x, self.pool_size)
     x = x.reshape(x.shape[0], -1)
     for name in ("fc6", "fc7"):
-      x = relu(nn.Dense(self.hidden, kernel_init=_dense_init, dtype=self.dtype, name=name)(x))
+      x = relu(nn.Dense(self.hidden, kernel_init=dense_init, dtype=self.dtype, name=name)(x))
       named[name] = x
       x = nn.Dropout(self.drop_rate, deterministic=not train)(x)
-    logits = nn.Dense(self.num_classes, kernel_init=_dense_init, dtype=self.dtype, name="fc8")(x)
+    logits = nn.Dense(self.num_classes, kernel_init=dense_init, dtype=self.dtype, name="fc8")(x)
     logits = logits.astype(jnp.float32)
     return classifier_output(logits, x, stage_maps, return_features, named=named)
 

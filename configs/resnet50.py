@@ -4,6 +4,7 @@
   python -m train.main --config configs/resnet50.py:imagenet --workdir /tmp/r50      # torchvision's baseline
   python -m train.main --config configs/resnet50.py:rs --workdir /tmp/rs50           # the whole RS ladder
   python -m train.main --config configs/resnet50.py:rs4 --workdir /tmp/rs50_4        # its first 4 rungs only
+  python -m train.main --config configs/resnet50.py:deep_training --workdir /tmp/r50dt  # VanillaNet's deep training
 Default (no argument): scaled down to the embedded digits (32x32, gray replicated to 3 channels, 5 epochs).
 
 `imagenet` (torchvision's references/classification original recipe; its ResNet-50 V1 weights: 76.13 top-1, the
@@ -23,6 +24,13 @@ Each rung's field can also be switched alone (e.g. `--config.ema_decay=0`). Diff
 ladder: ResNet-200 at 256; RS-50 trains at 160 with stochastic depth 0); stochastic depth 0.1 is an assumption
 for a 50-layer net; SE (rung 9) is seresnet50's reduction 16 and rung 10 resnetrs50's SE reduction 4 (the paper:
 4 for both); RandAugment is timm's ('inc1' ops, mstd 0.5), the paper TF's; softmax CE as the paper; bf16.
+
+`deep_training` (digits) and `imagenet_deep_training` (the `imagenet` recipe): the VanillaNet paper's row of a
+deep-trained ResNet-50 (Chen et al. 2023, section 4.1: deep training helps shallow networks much and ResNet-50
+little). The scheduled argument `act_lambda` (as configs/vanillanet.py) blends the ReLUs inside every residual
+branch with the identity (archs/resnet.py), linearly from 0 (the ResNet) to 1 over the first third of the epochs
+(VanillaNet's 100 of 300), constant within an epoch. Differs: the paper trains its ResNet-50 with its own recipe
+(not given for this row); which ReLUs the paper blends is not said (archs/resnet.py says which these are).
 """
 from train import defaults
 
@@ -30,21 +38,22 @@ RS_RUNGS = 10
 
 
 def get_config(arg=None):
-  defaults.check_preset(arg, (None, "imagenet", "rs", *(f"rs{i}" for i in range(RS_RUNGS + 1))))
+  defaults.check_preset(arg, (None, "imagenet", "rs", *(f"rs{i}" for i in range(RS_RUNGS + 1)), "deep_training",
+                              "imagenet_deep_training"))
   c = defaults.base_config()
   c.model = "resnet50"
   c.optimizer.name = "momentum"   # Flax ImageNet uses nesterov=True: --config.optimizer.name=nesterov
   c.optimizer.momentum = 0.9
   c.weight_decay = 1e-4           # L2 on kernels only (biases and BN scales skipped)
   c.image_channels = 3
-  if arg == "imagenet" or (arg or "").startswith("rs"):
+  if arg in ("imagenet", "imagenet_deep_training") or (arg or "").startswith("rs"):
     c.dataset, c.eval_split, c.image_size = "imagenet2012", "validation", 224
     c.augment, c.aug.crop, c.aug.crop_pct = True, "random_resized", 0.875
     c.num_epochs, c.batch_size = 90, 256
     c.schedule.name, c.schedule.boundaries_epochs, c.schedule.decay_factor = "step", (30, 60), 0.1
     c.dtype = "bfloat16"
     c.steps_per_call, c.log_every_steps, c.checkpoint_every_steps = 8, 100, 2000
-    if arg != "imagenet":
+    if arg.startswith("rs"):
       rs_ladder(c, RS_RUNGS if arg == "rs" else int(arg[2:]))
   else:
     c.dataset, c.image_size = "digits", 32
@@ -52,8 +61,11 @@ def get_config(arg=None):
     c.schedule.name = "cosine"
     c.steps_per_call, c.log_every_steps = 11, 0
     c.checkpoint_every_epochs, c.checkpoint_every_steps = 5, 0
-    c.checkpoint_every_epochs, c.checkpoint_every_steps = 5, 0
   c.learning_rate = 0.1 * c.batch_size / 256  # linear scaling rule (Goyal et al. 2017)
+  if arg in ("deep_training", "imagenet_deep_training"):
+    c.num_epochs = 90 if arg == "imagenet_deep_training" else 6
+    c.scheduled_args = {"act_lambda": {"kind": "deep_training", "decay_epochs": c.num_epochs // 3,
+                                       "shape": "linear", "per_step": False}}
   return defaults.locked(c)
 
 

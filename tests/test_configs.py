@@ -8,7 +8,8 @@ import pytest
 import archs
 from train import defaults, optim
 
-IMAGE_CONFIGS = {"lenet5": [None, "relu", "paper"], "resnet50": [None, "imagenet", "rs0", "rs8", "rs9", "rs"],
+IMAGE_CONFIGS = {"lenet5": [None, "relu", "paper"],
+                 "resnet50": [None, "imagenet", "rs0", "rs8", "rs9", "rs", "deep_training", "imagenet_deep_training"],
                  "convnext": [None, "imagenet", "cifar10"],
                  "vgg16": [None, "bn", "imagenet"], "googlenet": [None, "paper", "imagenet"], "hypernet": [None],
                  "vanillanet": [None, "vanillanet_9", "vanillanet_13_x1_5_ada_pool", "imagenet", "cifar10"],

@@ -64,7 +64,8 @@ def base_config() -> ml_collections.ConfigDict:
   c.learning_rate = 0.1
   c.schedule = ml_collections.ConfigDict(dict(
       name="cosine", warmup_epochs=0.0, min_lr=0.0, boundaries_epochs=(30, 60, 80), decay_factor=0.1))
-  c.weight_decay = 0.0                           # skips params with ndim <= 1 (biases, norm scales)
+  c.weight_decay = 0.0                           # see optim.decay_mask: not biases, norm params, position tables
+  c.l1 = 0.0                                     # L1 regularisation l1 * sum |w|, on the weight decay's params
   c.grad_clip_norm = 0.0                         # 0 = off
   c.ema_decay = 0.0                              # 0 = off; evaluation uses the EMA (params and BN statistics)
   # Scheduled arguments: keyword arguments of the model's __call__ that follow a schedule (train/scheduled_args.py), e.g.

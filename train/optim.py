@@ -11,9 +11,27 @@ SCHEDULES = ("constant", "step", "cosine", "warmup_cosine", "inverse_sqrt")
 OPTIMIZERS = ("sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam", "adamw", "lamb")
 
 
+# Learned position tables, as timm's no_weight_decay() and big_vision: ViT's pos_embed and cls_token, Swin's
+# relative position bias tables.
+NO_DECAY_NAMES = ("pos_embed", "cls_token", "relative_position_bias_table")
+
+
 def decay_mask(params):
-  """True where weight decay applies: kernels and embeddings; never biases or norm scales (ndim <= 1)."""
-  return jax.tree.map(lambda p: p.ndim > 1, params)
+  """True where weight decay (and L1) applies: every parameter of ndim > 1 (kernels, embeddings) except those named
+  in NO_DECAY_NAMES; never biases or norm scales and shifts (ndim <= 1)."""
+  def decays(path, p):
+    return p.ndim > 1 and not any(getattr(k, "key", None) in NO_DECAY_NAMES for k in path)
+  return jax.tree_util.tree_map_with_path(decays, params)
+
+
+def add_l1(l1: float, mask=decay_mask) -> optax.GradientTransformation:
+  """L1 regularisation l1 * sum |w| on the masked parameters: adds its subgradient l1 * sign(w) to the gradient
+  (sign(0) = 0), as add_decayed_weights adds l2 * w."""
+  def update(updates, state, params):
+    if params is None:
+      raise ValueError("add_l1 needs the params: call update(grads, state, params)")
+    return jax.tree.map(lambda g, p: g + l1 * jnp.sign(p).astype(g.dtype), updates, params), state
+  return optax.masked(optax.GradientTransformation(lambda params: optax.EmptyState(), update), mask)
 
 
 def learning_rate_schedule(config, steps_per_epoch: int) -> optax.Schedule:
@@ -44,13 +62,19 @@ def inverse_sqrt_schedule(peak: float, warmup_steps: int) -> optax.Schedule:
 
 
 def make_optimizer(config, steps_per_epoch: int) -> tuple[optax.GradientTransformation, optax.Schedule]:
-  """The optax chain: clip by global norm -> (masked) weight decay -> the optimizer at lr(step)."""
+  """The optax chain: clip by global norm -> (masked) L1 -> (masked) weight decay -> the optimizer at lr(step).
+
+  L1 (`config.l1`) is added to the gradient for every optimizer (a loss term l1 sum |w|), weight decay is
+  decoupled for adamw and lamb and added to the gradient otherwise; both use `decay_mask`.
+  """
   o, wd = config.optimizer, config.weight_decay
   errors.check_name("optimizer", o.name, OPTIMIZERS)
   lr = learning_rate_schedule(config, steps_per_epoch)
   chain = []
   if config.grad_clip_norm > 0:
     chain.append(optax.clip_by_global_norm(config.grad_clip_norm))
+  if config.get("l1", 0.0) > 0:
+    chain.append(add_l1(config.l1))
   if o.name == "adamw":  # decoupled decay (Loshchilov & Hutter), scaled by lr inside optax
     chain.append(optax.adamw(lr, b1=o.b1, b2=o.b2, eps=o.eps, weight_decay=wd, mask=decay_mask))
   elif o.name == "lamb":

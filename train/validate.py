@@ -27,6 +27,7 @@ RANGES = {
     "synthetic_examples": (INT, 1, True, None, False),
     "learning_rate": (NUMBER, 0, True, None, False),
     "weight_decay": (NUMBER, 0, True, None, False),
+    "l1": (NUMBER, 0, True, None, False),
     "grad_clip_norm": (NUMBER, 0, True, None, False),              # 0 = off
     "ema_decay": (NUMBER, 0, True, 1, False),                      # 0 = off
     "label_smoothing": (NUMBER, 0, True, 1, False),
