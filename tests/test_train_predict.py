@@ -1,4 +1,7 @@
 """python -m train.predict: image files preprocessed as the run's evaluation, top-K classes by name."""
+import os
+import shutil
+
 import numpy as np
 import pytest
 from PIL import Image
@@ -68,13 +71,17 @@ def test_cli_prints_one_line_per_image(digits_run, tmp_path, capsys):
 
 
 @pytest.mark.parametrize("case,expected", [("missing", "does not exist"), ("unreadable", "cannot be read"),
-                                           ("no_checkpoint", "has no config.json"), ("top", "--top 0")])
+                                           ("no_run", "has no config.json"), ("no_checkpoint", "has no checkpoint"),
+                                           ("top", "--top 0")])
 def test_bad_input_is_one_line(digits_run, tmp_path, capsys, case, expected):
   good = _digit_pngs(tmp_path, 1)[0]
   (tmp_path / "text.png").write_text("not an image")
+  (tmp_path / "fresh").mkdir()  # a run that wrote its config but no checkpoint yet
+  shutil.copy(os.path.join(digits_run, "config.json"), tmp_path / "fresh")
   argv = {"missing": ["--workdir", digits_run, str(tmp_path / "absent.png")],
           "unreadable": ["--workdir", digits_run, str(tmp_path / "text.png")],
-          "no_checkpoint": ["--workdir", str(tmp_path), good],
+          "no_run": ["--workdir", str(tmp_path), good],
+          "no_checkpoint": ["--workdir", str(tmp_path / "fresh"), good],
           "top": ["--workdir", digits_run, good, "--top", "0"]}[case]
   assert predict.main(argv) == 2
   err = capsys.readouterr().err
