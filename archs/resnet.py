@@ -3,12 +3,13 @@
 torchvision v1.5: the stride of a bottleneck sits on its 3x3 conv; BN eps 1e-5, PyTorch momentum 0.1; convs without
 bias, kaiming-normal (fan_out); the classifier keeps PyTorch's default Linear init. Options, all off by default:
 ResNeXt groups and Wide-ResNet widths (`groups`, `width`, torchvision's `width_per_group`); ResNet-D deep stem and
-average-pool shortcut (`stem`, `avg_down`); per-block attention (`attention`, e.g. SE) and between-stage attention
-(`stage_attention`, e.g. BAM); anti-aliased downsampling (`blur_filter_size`); residual drop (`drop_path_rate` with
-`stochastic_depth` = 'drop_path' per sample, timm, or 'huang', one gate per batch); dropout before the classifier;
-no shortcuts at all (`shortcut=False`, the paper's plain networks); the kernels' init by name (`kernel_init`,
-archs/layers/initializers.py; None: the reference's) and the normalisation (`norm`: batch, layer, instance,
-group[:G], archs/layers/norms.py; the layers keep their names bn*).
+average-pool shortcut (`stem`, `avg_down`); the CIFAR stem (`stem='cifar'`: one 3x3/1 conv, no pool); per-block
+attention (`attention`, e.g. SE) and between-stage attention (`stage_attention`, e.g. BAM); anti-aliased
+downsampling (`blur_filter_size`); residual drop (`drop_path_rate` with `stochastic_depth` = 'drop_path' per sample,
+timm, or 'huang', one gate per batch); dropout before the classifier; no shortcuts at all (`shortcut=False`, the
+paper's plain networks); the kernels' init by name (`kernel_init`, archs/layers/initializers.py; None: the
+reference's) and the normalisation (`norm`: batch, layer, instance, group[:G], archs/layers/norms.py; the layers
+keep their names bn*).
 Deep training (VanillaNet, Chen et al. 2023): `act_lambda` passed to `__call__` (a scheduled argument of the
 trainer) blends every activation inside a residual branch with the identity, (1 - lam) act(x) + lam x; at lam = 1
 each branch is a chain of convs and BNs that could merge into one conv. The activations of the stem and after each
@@ -36,7 +37,7 @@ from archs.layers.stochastic_depth import StochasticDepth, linear_decay_rates
 from archs.registry import register_model
 
 ModuleDef = Any
-STEMS = ("classic", "deep")
+STEMS = ("classic", "deep", "cifar")
 STEM_POOLS = ("max", "conv")
 STOCHASTIC_DEPTH = {"drop_path": DropPath, "huang": StochasticDepth}
 
@@ -171,7 +172,8 @@ class ResNet(nn.Module):
   groups: int = 1  # ResNeXt cardinality
   dtype: Any = jnp.float32
   act: Callable = relu
-  stem: str = "classic"  # 7x7/2 conv; 'deep' = three 3x3 convs (stem_width, stem_width, 64) of ResNet-C/D
+  stem: str = "classic"  # 7x7/2 conv; 'deep' = three 3x3 convs (stem_width, stem_width, 64) of ResNet-C/D;
+  # 'cifar' = one 3x3/1 conv and no pool (kuangliu/pytorch-cifar's ResNet-18: 32x32 reaches the last stage at 4x4)
   stem_width: int = 64
   stem_pool: str = "max"  # 'conv': ResNet-RS replaces the max pool by a 3x3/2 conv + BN + act
   avg_down: bool = False  # ResNet-D: AvgPool(2) then 1x1 conv on the downsampling shortcut
@@ -222,6 +224,8 @@ class ResNet(nn.Module):
     return classifier_output(logits, pre_logits, stages, return_features)
 
   def _stem(self, x, conv, norm, blur):
+    if self.stem == "cifar":
+      return self.act(norm(name="bn1")(conv(64, (3, 3), 1, padding=1, name="conv1")(x)))
     if self.stem == "deep":
       for k, features in enumerate((self.stem_width, self.stem_width, 64)):
         x = conv(features, (3, 3), 2 if k == 0 else 1, padding=1, name=f"stem_conv{k + 1}")(x)

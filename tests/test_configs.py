@@ -12,7 +12,7 @@ IMAGE_CONFIGS = {"lenet5": [None, "relu", "paper"],
                  "resnet50": [None, "imagenet", "rs0", "rs8", "rs9", "rs", "deep_training", "imagenet_deep_training"],
                  "convnext": [None, "imagenet", "cifar10"],
                  "vgg16": [None, "bn", "imagenet"], "googlenet": [None, "paper", "imagenet"], "hypernet": [None],
-                 "vanillanet": [None, "vanillanet_9", "vanillanet_13_x1_5_ada_pool", "imagenet", "cifar10"],
+                 "vanillanet": [None, "vanillanet_9", "vanillanet_13_x1_5_ada_pool", "imagenet", "imagenet_6", "cifar10"],
                  "vit": [None, "imagenet"], "swin": [None, "imagenet"], "cifar10_resnet": [None, "wrn28_10"]}
 # Built and run by tests/test_tasks_*.py; checked here for keys and names.
 TASK_CONFIGS = {"transformer": [None, "copy", "reverse", "sort", "paper", "lstm"], "lstm": [None], "tnn": [None],

@@ -26,6 +26,31 @@ def test_workers_and_prefetch_give_the_batches_of_the_main_process():
       assert got["image"].shape == (2, 2, 2, 8, 8, 1), "(devices, K, per-device batch, ...)"
 
 
+def test_one_reader_across_epochs_gives_each_epochs_batches():
+  """Steps 7..14 of a 5-step-per-epoch run (epochs 1 and 2, the boundary inside a call) with 2 workers read once."""
+  epoch_fn = lambda e: data.train_epoch(_source(20), seed=1, epoch=e, global_batch=4, augment=True)
+  run = pipeline.across_epochs(epoch_fn, 5, 15)
+  calls = list(pipeline.train_calls(run, 7, 2, 1, workers=2, prefetch=2))
+  assert len(calls) == 4, "steps 7-8, 9-10, 11-12, 13-14"
+  for c, got in enumerate(calls):
+    for i in range(2):
+      epoch, step = divmod(7 + 2 * c + i, 5)
+      want = epoch_fn(epoch)[step]
+      for name in ("image", "label"):
+        np.testing.assert_array_equal(np.asarray(got[name])[0, i], want[name], f"epoch {epoch} step {step}")
+
+
+def test_a_run_starts_one_reader(monkeypatch, tmp_path):
+  started = []
+  train_calls = pipeline.train_calls
+  monkeypatch.setattr(pipeline, "train_calls", lambda *a, **kw: started.append(a[1]) or train_calls(*a, **kw))
+  c = defaults.base_config()
+  c.num_epochs, c.batch_size, c.synthetic_examples, c.dataset, c.image_size = 3, 8, 32, "synthetic", 32
+  c.steps_per_call, c.num_devices = 2, 1
+  assert trainer.train_and_evaluate(c, str(tmp_path))["steps"] == 12
+  assert started == [0], f"one reader for 3 epochs, from step 0; started at steps {started}"
+
+
 def test_data_workers_default_and_bad_values():
   assert pipeline.resolve_workers(-1, _source()) == 0, "in-memory arrays are read in the main process"
   assert pipeline.resolve_workers(3, _source()) == 3

@@ -76,3 +76,15 @@ def test_plain_cifar_names_are_the_resnets_without_shortcuts():
   for depth in (20, 32, 44, 56, 110):
     plain = archs.create_model(f"plain{depth}_cifar")
     assert plain == archs.create_model(f"resnet{depth}_cifar", shortcut=False), f"plain{depth}_cifar"
+
+
+def test_cifar_stem_is_kuangliu_resnet18():
+  """kuangliu/pytorch-cifar's ResNet18 (3x3/1 stem conv, no pool), 10 classes: 11,173,962 parameters; a 32x32
+  input reaches the last stage at 4x4 (the ImageNet stem: 1x1)."""
+  from train import defaults
+  config = defaults.load_config("cifar10_resnet", "resnet18")  # the ~95% preset trains this model
+  model = archs.create_model(config.model, num_classes=10, **config.model_kwargs)
+  assert count_params(model) == 11_173_962, f"got {count_params(model):,}"
+  out = jax.eval_shape(lambda: model.init_with_output(jax.random.key(0), jnp.zeros((1, 32, 32, 3)),
+                                                      return_features=True)[0])
+  assert [s.shape[1] for s in out["stages"]] == [32, 16, 8, 4]

@@ -8,8 +8,8 @@ import pytest
 from train import defaults, trainer
 
 PRESETS = [("convnext", "imagenet"), ("convnext", "cifar10"), ("resnet50", "imagenet"), ("resnet50", "rs"),
-           ("vanillanet", "imagenet"), ("vanillanet", "cifar10"), ("cifar10_resnet", "resnet18"),
-           ("cifar10_resnet", "wrn28_10")]
+           ("vanillanet", "imagenet"), ("vanillanet", "imagenet_6"), ("vanillanet", "cifar10"),
+           ("cifar10_resnet", "resnet18"), ("cifar10_resnet", "wrn28_10")]
 pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("fast_compile")]
 
 

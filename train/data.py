@@ -61,21 +61,36 @@ def _channels(images: np.ndarray, channels: int, name: str) -> np.ndarray:
 
 def load_digits(config):
   """(train, test) ArraySources of digits at config.image_size x image_size x image_channels."""
+  images, labels = digits_table()
+  images, stats = digits_input(images, config)
+  split = lambda s: ArraySource({"image": images[s], "label": labels[s]})
+  return (split(slice(0, DIGITS_TRAIN)), split(slice(DIGITS_TRAIN, None)),
+          {"num_classes": _classes(config, 10), "digits_stats": stats})
+
+
+def digits_table():
+  """(images (1797, 8, 8, 1) in [0, 1], labels) in the fixed order: the first DIGITS_TRAIN train, the rest test."""
   with gzip.open(_DIGITS, "rt") as f:
     table = np.loadtxt(f, delimiter=",", comments="#", dtype=np.float32)
   images, labels = table[:, :64].reshape(-1, 8, 8, 1) / 16.0, table[:, 64].astype(np.int32)
   order = np.random.default_rng(0).permutation(len(labels))
-  images, labels = images[order], labels[order]
+  return images[order], labels[order]
+
+
+def digits_input(images: np.ndarray, config, stats=None):
+  """(N, 8, 8, 1) digits in [0, 1] (ink high) -> (the model's input, (mean, std)): resized (bilinear) to
+  image_size, channels replicated, normalized with `stats`; by default those pipeline.preprocessing fills in
+  (the first DIGITS_TRAIN images' own, or aug's, or an init_from reference's)."""
   images = _channels(_resize(images, config.image_size), config.image_channels, "digits")
-  own = (images[:DIGITS_TRAIN].mean(),), (images[:DIGITS_TRAIN].std(),)
-  filled = pipeline.preprocessing(config.aug, own, config.model, bool(config.init_from))
-  for key in ("mean", "std"):
-    if len(filled[key]) not in (1, config.image_channels):
-      raise errors.UserError(f"aug.{key}={filled[key]} for {config.image_channels}-channel digits; accepted: 1 or "
-                             f"{config.image_channels} values (image_channels)")
-  images = ((images - np.asarray(filled["mean"])) / np.asarray(filled["std"])).astype(np.float32)
-  split = lambda s: ArraySource({"image": images[s], "label": labels[s]})
-  return split(slice(0, DIGITS_TRAIN)), split(slice(DIGITS_TRAIN, None)), {"num_classes": _classes(config, 10)}
+  if stats is None:
+    own = (images[:DIGITS_TRAIN].mean(),), (images[:DIGITS_TRAIN].std(),)
+    filled = pipeline.preprocessing(config.aug, own, config.model, bool(config.init_from))
+    for key in ("mean", "std"):
+      if len(filled[key]) not in (1, config.image_channels):
+        raise errors.UserError(f"aug.{key}={filled[key]} for {config.image_channels}-channel digits; accepted: 1 "
+                               f"or {config.image_channels} values (image_channels)")
+    stats = filled["mean"], filled["std"]
+  return ((images - np.asarray(stats[0])) / np.asarray(stats[1])).astype(np.float32), stats
 
 
 def _classes(config, in_dataset: int) -> int:

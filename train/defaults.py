@@ -25,6 +25,7 @@ def base_config() -> ml_collections.ConfigDict:
   c.dtype = "float32"                            # compute dtype; parameters stay float32
   c.aux_loss_weight = 0.3                        # weight of each sown 'aux_logits' loss (GoogLeNet)
   c.label_smoothing = 0.0
+  c.loss = "cross_entropy"                       # classification: cross_entropy | bce (per class, timm's BCE)
   c.init_from = ""                               # reference checkpoint to start from (archs.load_pretrained source)
   # Data.
   c.dataset = "digits"                           # image tasks: digits | synthetic | tfds:<name> (e.g. tfds:cifar10)
@@ -58,9 +59,12 @@ def base_config() -> ml_collections.ConfigDict:
   c.num_devices = 0                              # 0 = all local devices
   c.distributed = False                          # call jax.distributed.initialize() (also if JAX_COORDINATOR_ADDRESS)
   # Optimizer.
-  # `momentum` is used by momentum, nesterov and rmsprop (0 = none); b1, b2, eps by the Adam family.
+  # `momentum` is used by momentum, nesterov and rmsprop (0 = none); b1, b2, eps by the Adam family. lamb_adapt:
+  # 'all' (the trust ratio on every parameter) | 'decayed' (timm's Lamb). layer_decay < 1: layer-wise lr decay
+  # (VanillaNet's stem, stages_i, head; train/optim.py).
   c.optimizer = ml_collections.ConfigDict(dict(
-      name="momentum", momentum=0.9, b1=0.9, b2=0.999, eps=1e-8, decay=0.9, initial_accumulator_value=0.1))
+      name="momentum", momentum=0.9, b1=0.9, b2=0.999, eps=1e-8, decay=0.9, initial_accumulator_value=0.1,
+      lamb_adapt="all", layer_decay=1.0))
   c.learning_rate = 0.1
   c.schedule = ml_collections.ConfigDict(dict(
       name="cosine", warmup_epochs=0.0, min_lr=0.0, boundaries_epochs=(30, 60, 80), decay_factor=0.1))

@@ -1,4 +1,4 @@
-"""Optimizers, learning-rate schedules and the weight-decay mask, all chosen by name from the config."""
+"""Optimizers, learning-rate schedules, the weight-decay mask and layer-wise lr decay, chosen by name from the config."""
 from __future__ import annotations
 
 import jax
@@ -9,6 +9,7 @@ from train import errors
 
 SCHEDULES = ("constant", "step", "cosine", "warmup_cosine", "inverse_sqrt")
 OPTIMIZERS = ("sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam", "adamw", "lamb")
+LAMB_ADAPT = ("all", "decayed")  # the trust ratio on every parameter (optax, You et al.) or the decayed (timm)
 
 
 # Learned position tables, as timm's no_weight_decay() and big_vision: ViT's pos_embed and cls_token, Swin's
@@ -62,13 +63,16 @@ def inverse_sqrt_schedule(peak: float, warmup_steps: int) -> optax.Schedule:
 
 
 def make_optimizer(config, steps_per_epoch: int) -> tuple[optax.GradientTransformation, optax.Schedule]:
-  """The optax chain: clip by global norm -> (masked) L1 -> (masked) weight decay -> the optimizer at lr(step).
+  """The optax chain: clip by global norm -> (masked) L1 -> (masked) weight decay -> the optimizer at lr(step)
+  [-> layer scale].
 
   L1 (`config.l1`) is added to the gradient for every optimizer (a loss term l1 sum |w|), weight decay is
   decoupled for adamw and lamb and added to the gradient otherwise; both use `decay_mask`.
   """
   o, wd = config.optimizer, config.weight_decay
   errors.check_name("optimizer", o.name, OPTIMIZERS)
+  if not 0 < o.layer_decay <= 1:
+    raise errors.UserError(f"optimizer.layer_decay={o.layer_decay}; accepted: 0 < layer_decay <= 1 (1 = off)")
   lr = learning_rate_schedule(config, steps_per_epoch)
   chain = []
   if config.grad_clip_norm > 0:
@@ -78,7 +82,13 @@ def make_optimizer(config, steps_per_epoch: int) -> tuple[optax.GradientTransfor
   if o.name == "adamw":  # decoupled decay (Loshchilov & Hutter), scaled by lr inside optax
     chain.append(optax.adamw(lr, b1=o.b1, b2=o.b2, eps=o.eps, weight_decay=wd, mask=decay_mask))
   elif o.name == "lamb":
-    chain.append(optax.lamb(lr, b1=o.b1, b2=o.b2, eps=o.eps, weight_decay=wd, mask=decay_mask))
+    errors.check_name("optimizer.lamb_adapt", o.lamb_adapt, LAMB_ADAPT)
+    # optax.lamb's chain, with the trust ratio on every parameter (You et al.) or on the decayed ones (timm)
+    trust = optax.scale_by_trust_ratio()
+    chain.append(optax.chain(optax.scale_by_adam(b1=o.b1, b2=o.b2, eps=o.eps),
+                             optax.add_decayed_weights(wd, decay_mask),
+                             trust if o.lamb_adapt == "all" else optax.masked(trust, decay_mask),
+                             optax.scale_by_learning_rate(lr)))
   else:
     # L2 added to the gradient before the update, as torch.optim.SGD(weight_decay=...) does.
     if wd > 0:
@@ -91,7 +101,36 @@ def make_optimizer(config, steps_per_epoch: int) -> tuple[optax.GradientTransfor
         "rmsprop": lambda: optax.rmsprop(lr, decay=o.decay, eps=o.eps, momentum=o.momentum or None),  # TF-style, with momentum
         "adam": lambda: optax.adam(lr, b1=o.b1, b2=o.b2, eps=o.eps),
     }[o.name]())
+  if o.layer_decay != 1.0:
+    chain.append(scale_by_layer(o.layer_decay))
   return optax.chain(*chain), lr
+
+
+def layer_ids(params) -> tuple[dict, int]:
+  """({top-level name: layer id}, number of stages) for networks named stem, stages_0 .. stages_{n-1}, head
+  (VanillaNet): the stem is layer 0, stages_i layer i + 1, the head n + 1 (huawei-noah/VanillaNet optim_factory)."""
+  names = set(params)
+  stages = sorted(k for k in names if k.startswith("stages_"))
+  if not stages or names - set(stages) - {"stem", "head"} or stages != [f"stages_{i}" for i in range(len(stages))]:
+    raise errors.UserError(f"optimizer.layer_decay needs a network of stem, stages_0 .. stages_N, head "
+                           f"(VanillaNet), got parameters {sorted(names)}; accepted: layer_decay 1.0 for other models")
+  n = len(stages)
+  return {"stem": 0, **{name: i + 1 for i, name in enumerate(stages)}, "head": n + 1}, n
+
+
+def layer_scales(params, decay: float) -> dict:
+  """Per top-level module, the factor on its learning rate: decay ** (n + 1 - layer id), 1 for the head (the
+  authors' LayerDecayValueAssigner with layer_decay_num_layers = n, the number of stages, as their V6 and V7)."""
+  ids, n = layer_ids(params)
+  return {name: decay ** (n + 1 - i) for name, i in ids.items()}
+
+
+def scale_by_layer(decay: float) -> optax.GradientTransformation:
+  """Multiplies each update by its layer's scale (layer-wise lr decay; scales the lr and the decoupled decay)."""
+  def update(updates, state, params=None):
+    scales = layer_scales(updates, decay)
+    return {k: jax.tree.map(lambda u, s=scales[k]: u * s, v) for k, v in updates.items()}, state
+  return optax.GradientTransformation(lambda params: optax.EmptyState(), update)
 
 
 def ema_update(ema, params, decay):

@@ -3,8 +3,11 @@
 - `ImageTransform`: the training and evaluation transforms of config.aug for one dataset (train/transforms.py).
 - `Transformed`: a source whose `src[i]` is the evaluation form and `train_example(i, rng)` the augmented one;
   the reading (TFDS decoding) and the transforms run where grain calls them: in its worker processes.
-- `train_calls`: the batches of one epoch from a step on, grouped K per device call, produced by `data_workers`
-  grain processes (the order is that of the MapDataset, whatever the number of workers), and put on the devices
+- `across_epochs`: the batches of every epoch of a run as one MapDataset (batch e * steps + s is batch s of epoch
+  e), so one reader and one set of worker processes serve the whole run and read on into the next epoch while
+  the current one ends and is evaluated.
+- `train_calls`: the batches from a step on, grouped K per device call, produced by `data_workers` grain
+  processes (the order is that of the MapDataset, whatever the number of workers), and put on the devices
   `prefetch_calls` calls ahead by a thread while the current step runs (double buffering for 2).
 """
 from __future__ import annotations
@@ -125,6 +128,31 @@ def resolve_workers(requested: int, source) -> int:
   return max(0, cores - 1)
 
 
+class _RunBatch:
+  """j -> batch j of the run: batch j % steps of epoch_fn(j // steps). Keeps the datasets of the last two epochs
+  read (threads may straddle an epoch's end); pickled without them into grain's worker processes."""
+
+  def __init__(self, epoch_fn, steps_per_epoch: int):
+    self.epoch_fn, self.steps, self._epochs = epoch_fn, steps_per_epoch, {}
+
+  def __getstate__(self):
+    return {**self.__dict__, "_epochs": {}}
+
+  def __call__(self, j):
+    epoch, step = divmod(int(j), self.steps)
+    ds = self._epochs.get(epoch)
+    if ds is None:  # a new dict, swapped in one assignment: safe for grain's reader threads
+      ds = self.epoch_fn(epoch)
+      self._epochs = {**{e: d for e, d in self._epochs.items() if e >= epoch - 1}, epoch: ds}
+    return ds[step]
+
+
+def across_epochs(epoch_fn, steps_per_epoch: int, total_steps: int) -> grain.MapDataset:
+  """The run's `total_steps` batches as one MapDataset: element e * steps_per_epoch + s = epoch_fn(e)[s] (a pure
+  function of (epoch, step) as each epoch's is, so a resumed run reads the same batches from its step on)."""
+  return grain.MapDataset.range(int(total_steps)).map(_RunBatch(epoch_fn, steps_per_epoch))
+
+
 def _group(it, k: int, num_devices: int):
   """Host batches -> (devices, K, per_device_batch, ...) arrays, K batches per device call."""
   while True:
@@ -183,7 +211,8 @@ class _Prefetch:
 
 def train_calls(epoch_ds: grain.MapDataset, start: int, k: int, num_devices: int, workers: int = 0,
                 prefetch: int = 0, devices=None, read_options: grain.ReadOptions | None = None):
-  """Batches start, start+1, ... of `epoch_ds` (a batched MapDataset) as device calls of K batches each.
+  """Batches start, start+1, ... of `epoch_ds` (a batched MapDataset: one epoch, or `across_epochs`) as device
+  calls of K batches each.
 
   Each process (the main one, or each of `workers`) reads with grain's ReadOptions: by default 16 threads and
   500 elements ahead (Pillow's decoding and resizing release the GIL, so threads use several cores too).

@@ -1,6 +1,7 @@
 """The training loop: `train_and_evaluate(config, workdir) -> summary dict` (also callable from a notebook)."""
 from __future__ import annotations
 
+import functools
 import json
 import os
 import time
@@ -138,7 +139,7 @@ def train_and_evaluate(config, workdir: str) -> dict:
   logger = logs.Logger(workdir, step, enabled=is_main)
   stop = interrupt.install()
   progress = logs.Progress(total_steps, steps_per_epoch, enabled=is_main)
-  calls = None  # this epoch's device calls (a prefetch thread when prefetch_calls > 0)
+  calls = None  # the run's device calls (a prefetch thread when prefetch_calls > 0)
   try:
 
     # ---------------------------------------------------------------- compiled steps
@@ -154,15 +155,13 @@ def train_and_evaluate(config, workdir: str) -> dict:
     # ---------------------------------------------------------------- loop
     pending, eval_results = [], None
     timer_start, examples, paused = None, 0, 0.0
-    epoch_ds, epoch_of_ds = None, None
     progress.start(step)
+    if step < total_steps:  # one reader for the run: grain's workers read every epoch from this step on
+      epoch_fn = functools.partial(data.train_epoch, train_source, config.seed, global_batch=config.batch_size,
+                                   augment=config.augment, process_index=process_index, process_count=process_count)
+      calls = pipeline.train_calls(pipeline.across_epochs(epoch_fn, steps_per_epoch, total_steps), step, k,
+                                   num_devices, workers, config.prefetch_calls, devices)
     while step < total_steps:
-      epoch, step_in_epoch = divmod(step, steps_per_epoch)
-      if epoch_of_ds != epoch:  # grain workers read this epoch from this step on; device batches prefetched
-        epoch_ds, epoch_of_ds = data.train_epoch(train_source, config.seed, epoch, config.batch_size,
-                                                config.augment, process_index, process_count), epoch
-        _close(calls)
-        calls = pipeline.train_calls(epoch_ds, step_in_epoch, k, num_devices, workers, config.prefetch_calls, devices)
       batches = next(calls)
       state, metrics = p_train(state, batches, schedules.values(step, k))
       pending.append((step, metrics))
@@ -251,7 +250,7 @@ def _image_size_message(config) -> str | None:
 
 
 def _close(calls) -> None:
-  """Stops an epoch's reader (the prefetch thread is joined: no device_put outlives its run)."""
+  """Stops the run's reader (the prefetch thread is joined: no device_put outlives its run)."""
   if calls is not None:
     calls.close()
 
