@@ -83,3 +83,23 @@ def test_partial_save_left_by_a_kill_is_ignored(tmp_path):
   restored = again.restore(jax.eval_shape(lambda: state))
   np.testing.assert_array_equal(restored.params["w"], np.ones((2, 2)))
   assert int(restored.step) == 3 and restored.ema is None
+
+
+def test_kill_between_orbax_and_the_manifest_keeps_the_step(tmp_path):
+  """A kill after orbax's rename but before the manifest is in the step directory: the step is whole and restores
+  verified with its pending manifest (it used to count as damaged: the only checkpoint then blocked a restart)."""
+  from train import checkpoint, step as step_lib
+  state = step_lib.TrainState(step=jax.numpy.int32(5), params={"w": jax.numpy.arange(4.0)}, model_state={},
+                              opt_state=(), ema=None, rng=jax.random.PRNGKey(0))
+  ckpts = checkpoint.Checkpoints(str(tmp_path), keep=2)
+  ckpts.save(state)
+  ckpts.close()
+  directory = tmp_path / "checkpoints"
+  os.replace(directory / "5" / checkpoint.CHECKSUMS, directory / checkpoint.PENDING.format(5))  # the kill's window
+  (directory / checkpoint.PENDING.format(9)).write_text("{}")  # killed before orbax's rename: no step 9
+  again = checkpoint.Checkpoints(str(tmp_path), keep=2)
+  restored = again.restore(jax.eval_shape(lambda: state))
+  np.testing.assert_array_equal(restored.params["w"], np.arange(4.0))
+  assert (directory / "5" / checkpoint.CHECKSUMS).exists()
+  assert not list(directory.glob("pending_*")), "pending manifests are adopted or removed on start"
+  assert not list(directory.glob("*.corrupt*"))

@@ -5,8 +5,10 @@ Rules: saves every `checkpoint_every_epochs` or `checkpoint_every_steps` (at cal
 step into a temporary directory and renames it when complete, so a kill during a save leaves the last good
 checkpoint intact. Saves are synchronous: the next step donates (deletes) the state's buffers.
 
-Damage: each step directory also holds `checksums.json` (path, shape, dtype and a hash of every array), written
-after orbax has finished the step. On restore, a step whose files cannot be read or whose arrays do not match
+Damage: each step directory also holds `checksums.json` (path, shape, dtype and a hash of every array). It is
+written beside the directories before orbax saves (`pending_checksums_<step>.json`) and moved into the step
+directory after, so a kill just after orbax's rename leaves the manifest pending, never missing: the step is
+then restored with it. On restore, a step whose files cannot be read or whose arrays do not match
 their hashes (a flipped byte) is moved aside to `<step>.corrupt` (never deleted) and the previous step is tried.
 Temporary directories of an interrupted save are removed on start: they never held a finished checkpoint.
 """
@@ -25,6 +27,7 @@ import orbax.checkpoint as ocp
 from train import errors
 
 CHECKSUMS = "checksums.json"
+PENDING = "pending_checksums_{}.json"  # the manifest of a save in progress, beside the step directories
 
 
 def _leaf_bytes(x) -> np.ndarray:
@@ -45,6 +48,12 @@ def checksums(tree) -> dict:
           for p, x in leaves}
 
 
+def _write_atomically(path: str, manifest: dict) -> None:
+  with open(path + ".tmp", "w") as f:
+    json.dump(manifest, f)
+  os.replace(path + ".tmp", path)  # a kill leaves no half-written manifest
+
+
 class DamagedCheckpoint(Exception):
   """A step directory that cannot be restored as written; the message says why, in one line."""
 
@@ -59,6 +68,13 @@ class Checkpoints:
       for tmp in sorted(glob.glob(os.path.join(self.directory, "*.orbax-checkpoint-tmp*"))):
         shutil.rmtree(tmp, ignore_errors=True)
         self.log(f"removed {tmp}: an unfinished save of an interrupted run")
+      for pending in glob.glob(os.path.join(self.directory, PENDING.format("*"))):
+        step = os.path.basename(pending).removeprefix(PENDING.format("")[:-5]).removesuffix(".json")
+        step_dir = os.path.join(self.directory, step)
+        if os.path.isdir(step_dir):  # killed after orbax's rename: the step is whole, its manifest goes in
+          os.replace(pending, os.path.join(step_dir, CHECKSUMS))
+        else:  # killed before it: orbax's temporary directory was removed above
+          os.remove(pending)
     self.manager = self._open()
 
   def _open(self):
@@ -77,6 +93,9 @@ class Checkpoints:
     needed = sum(x.nbytes for x in jax.tree.leaves(state))
     if shutil.disk_usage(self.directory).free < needed:
       raise self._disk_full(step, needed)
+    pending = os.path.join(self.directory, PENDING.format(step))
+    if jax.process_index() == 0:
+      _write_atomically(pending, {"shapes": describe(state), "checksums": checksums(state)})
     try:
       self.manager.save(step, args=ocp.args.StandardSave(state), force=True)
       self.manager.wait_until_finished()
@@ -85,11 +104,7 @@ class Checkpoints:
         raise self._disk_full(step, needed) from None
       raise
     if jax.process_index() == 0:
-      manifest = {"shapes": describe(state), "checksums": checksums(state)}
-      path = os.path.join(self.directory, str(step), CHECKSUMS)
-      with open(path + ".tmp", "w") as f:
-        json.dump(manifest, f)
-      os.replace(path + ".tmp", path)  # atomic: a kill leaves no half-written manifest
+      os.replace(pending, os.path.join(self.directory, str(step), CHECKSUMS))
 
   def _disk_full(self, step: int, needed: int) -> errors.UserError:
     free = shutil.disk_usage(self.directory).free
