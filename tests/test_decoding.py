@@ -34,6 +34,7 @@ def test_beam_of_one_is_greedy(name, kw):
   np.testing.assert_allclose(score, log_p / lp, rtol=1e-5, atol=1e-5)
 
 
+@pytest.mark.slow  # four decoders compiled; by default the exhaustive-beam test checks the cached beam search
 def test_uncached_decoding_equals_the_transformers_cached_decoding():
   model, variables, src = tiny(d_model=32, num_heads=2, d_ff=32)
   plain = decoding.greedy(model, variables, src, max_len=7, bos_id=BOS, eos_id=EOS, pad_id=PAD, use_cache=False)
