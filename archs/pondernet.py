@@ -17,6 +17,12 @@ Contract: `model.apply(variables, x)` with x (B, n_elems) float returns a dict
 With `sample_halting=True` (inference) it also returns halt_step (B,) int32 in 1..N, the first step whose
 Bernoulli(lambda_n) draw halted, and halted_logits (B, ...) = logits at that step. The draws use the
 'dropout' RNG stream: `rngs={'dropout': key}`.
+
+Inference with early exit: `early_exit(model, variables, x, key=...)` (sampled halting: the draws of
+sample_halting_step(key, lambdas) over a full run) or `threshold=t` (halt once the cumulative halting probability sum_{j<=n} p_j
+reaches t; 0.5 = the median of p) runs the steps in a while loop that stops as soon as every example of the batch
+has halted, so the steps after the last halting are never computed. It returns each example's output at its halting
+step, the halting steps and the number of steps run (their maximum).
 """
 from __future__ import annotations
 
@@ -45,12 +51,23 @@ def expected_steps(p):
   return jnp.sum(steps * p, axis=0)
 
 
+def halting_draws(key, shape):
+  """Uniform draws u (N, B): step n halts when u_n < lambda_n (a Bernoulli(lambda_n) draw)."""
+  return jax.random.uniform(key, shape)
+
+
+def threshold_halting_step(p, threshold: float):
+  """The first step n (1-based) whose cumulative halting probability sum_{j<=n} p_j reaches threshold; N at most."""
+  reached = (jnp.cumsum(p, axis=0) >= threshold).at[-1].set(True)
+  return (jnp.argmax(reached, axis=0) + 1).astype(jnp.int32)
+
+
 def sample_halting_step(key, lambdas):
   """The first step n (1-based) whose Bernoulli(lambda_n) draw halts; N if none before it does.
 
   Drawing all N Bernoullis at once and taking the first success has the law of halting step by step.
   """
-  halts = jax.random.bernoulli(key, lambdas)
+  halts = halting_draws(key, lambdas.shape) < lambdas
   halts = halts.at[-1].set(True)
   return (jnp.argmax(halts, axis=0) + 1).astype(jnp.int32)
 
@@ -121,6 +138,38 @@ class PonderNet(nn.Module):
       out["halt_step"] = halt_step
       out["halted_logits"] = jnp.take_along_axis(y, index, axis=0)[0]
     return out
+
+
+@functools.partial(jax.jit, static_argnames=("model", "threshold"))
+def early_exit(model: PonderNet, variables, x, key=None, threshold: float | None = None):
+  """Runs the steps only until every example has halted (module docstring): exactly one of `key` (sampled halting)
+  or `threshold` (cumulative halting probability). Returns halted_logits (B, ...), halt_step (B,) int32 in 1..N
+  and steps_run (), the number of steps computed."""
+  if (key is None) == (threshold is None):
+    raise ValueError(f"early_exit: give exactly one of key (sampled halting) or threshold; got key={key!r}, "
+                     f"threshold={threshold!r}")
+  batch, n_max = x.shape[0], model.max_steps
+  step = PonderStep(model.hidden_size, model.num_outputs, model.cell, model.dtype)
+  step_vars = {"params": variables["params"]["step"]}
+  draws = halting_draws(key, (n_max, batch)) if key is not None else None
+  out_shape = (batch,) if model.num_outputs == 1 else (batch, model.num_outputs)
+
+  def body(state):
+    n, h, not_halted, cumulative, halted, halt_step, out = state  # n steps done so far
+    h, (y, lam) = step.apply(step_vars, h, x.astype(model.dtype))
+    y = y[:, 0] if model.num_outputs == 1 else y
+    lam = jnp.where(n == n_max - 1, 1.0, lam)  # lambda_N = 1
+    cumulative = cumulative + lam * not_halted  # sum_{j<=n} p_j
+    fires = draws[n] < lam if key is not None else cumulative >= threshold
+    now = fires & ~halted
+    halt_step = jnp.where(now, n + 1, halt_step)
+    out = jnp.where(now.reshape((-1,) + (1,) * (out.ndim - 1)), y, out)
+    return n + 1, h, not_halted * (1.0 - lam), cumulative, halted | fires, halt_step, out
+
+  state = (jnp.int32(0), jnp.zeros((batch, model.hidden_size), model.dtype), jnp.ones((batch,)), jnp.zeros((batch,)),
+           jnp.zeros((batch,), jnp.bool_), jnp.zeros((batch,), jnp.int32), jnp.zeros(out_shape, jnp.float32))
+  n, _, _, _, _, halt_step, out = jax.lax.while_loop(lambda s: ~jnp.all(s[4]), body, state)
+  return {"halted_logits": out, "halt_step": halt_step, "steps_run": n}
 
 
 # labml's experiment: 8 elements, 64 GRU units, N = 20 (train with lambda_p = 0.2, beta = 0.01).

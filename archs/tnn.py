@@ -3,6 +3,10 @@
 TnnLayer: x + GTU(norm(x)); x + GLU(norm(x)), norms SimpleRMSNorm (no parameters).
 GTU: u = SiLU(W_u x), v = SiLU(W_v x), o = W_o(u * TNO(v)), width d1 = floor(expand d / h) h, linears with bias.
 The language model is causal (the TNO's future half is zero).
+`toeplitz='ski'` (bidirectional only, causal=False) replaces the FFT operator by archs.layers.toeplitz.SkiTno:
+a learned band of half-width `ski_band` plus the RPE kernel at `ski_rank` inducing points, linearly interpolated
+(Moreno, Mei & Walters 2023, "SKI to go Faster"). Their causal variant (an RPE in the frequency domain with a Hilbert
+transform) is not implemented.
 """
 from __future__ import annotations
 
@@ -16,11 +20,12 @@ from archs.layers.activations import get_activation
 from archs.layers.drop_path import dropped_residual
 from archs.layers.ffn import FeedForward
 from archs.layers.initializers import torch_linear_kernel_init
-from archs.layers.toeplitz import Tno, simple_rms_norm
+from archs.layers.toeplitz import SkiTno, Tno, simple_rms_norm
 from archs.registry import register_model
 
 # torch.nn.Linear's default weight init; biases start at zero here (torch: U(+-1/sqrt(fan_in))).
 _dense = functools.partial(nn.Dense, kernel_init=torch_linear_kernel_init)
+TOEPLITZ = ("fft", "ski")
 
 
 class Gtu(nn.Module):
@@ -34,16 +39,26 @@ class Gtu(nn.Module):
   decay: float | None = 0.99
   activation: str = "silu"
   dtype: jnp.dtype = jnp.float32
+  toeplitz: str = "fft"  # 'fft' (dense TNO) | 'ski' (sparse + low-rank, bidirectional)
+  ski_rank: int = 64
+  ski_band: int = 4
 
   @nn.compact
   def __call__(self, x):
+    if self.toeplitz not in TOEPLITZ:
+      raise ValueError(f"toeplitz={self.toeplitz!r}; accepted: {', '.join(TOEPLITZ)}")
+    if self.toeplitz == "ski" and self.causal:
+      raise ValueError("toeplitz='ski' is bidirectional only; got causal=True (use causal=False)")
     d1 = int(self.expand_ratio * self.dim) // self.num_heads * self.num_heads
     act = get_activation(self.activation)
     u = act(_dense(d1, dtype=self.dtype, name="u_proj")(x))
     v = act(_dense(d1, dtype=self.dtype, name="v_proj")(x))
     # The RPE emits h * (d1 / h) = d1 coefficients per index, laid out (h, d) like v's channels:
     # a per-head operator is a per-channel one, so heads need no reshaping.
-    v = Tno(d1, self.rpe_dim, self.rpe_layers, self.causal, self.decay, name="toep")(v)
+    if self.toeplitz == "ski":
+      v = SkiTno(d1, self.rpe_dim, self.rpe_layers, self.ski_rank, self.ski_band, self.decay, name="toep")(v)
+    else:
+      v = Tno(d1, self.rpe_dim, self.rpe_layers, self.causal, self.decay, name="toep")(v)
     return _dense(self.dim, dtype=self.dtype, name="o")(u * v)
 
 
@@ -60,6 +75,9 @@ class TnnLayer(nn.Module):
   drop_rate: float = 0.0
   drop_path_rate: float = 0.0
   dtype: jnp.dtype = jnp.float32
+  toeplitz: str = "fft"
+  ski_rank: int = 64
+  ski_band: int = 4
 
   @nn.compact
   def __call__(self, x, train: bool = False):
@@ -67,7 +85,8 @@ class TnnLayer(nn.Module):
                                  train=train)
 
     y = Gtu(self.dim, self.num_heads, self.expand_ratio, self.rpe_dim, self.rpe_layers, self.causal, self.decay,
-            dtype=self.dtype, name="token_mixer")(simple_rms_norm(x))
+            dtype=self.dtype, toeplitz=self.toeplitz, ski_rank=self.ski_rank, ski_band=self.ski_band,
+            name="token_mixer")(simple_rms_norm(x))
     x = residual(x, y)
     # tnn-pytorch's GLU l3(SiLU(l1 x) * l2 x), with biases, is the shared SwiGLU FFN.
     y = FeedForward(self.glu_dim, kind="swiglu", kernel_init=torch_linear_kernel_init, dtype=self.dtype,
@@ -94,6 +113,9 @@ class Tnn(nn.Module):
   drop_rate: float = 0.0
   drop_path_rate: float = 0.0  # linearly increasing over the layers
   dtype: jnp.dtype = jnp.float32
+  toeplitz: str = "fft"  # 'ski': sparse + low-rank operator, with causal=False (module docstring)
+  ski_rank: int = 64
+  ski_band: int = 4
 
   @nn.compact
   def __call__(self, tokens, *, train: bool = False):
@@ -104,7 +126,8 @@ class Tnn(nn.Module):
     x = nn.Dropout(self.drop_rate)(x, deterministic=not train)
     for i, rate in enumerate(np.linspace(0.0, self.drop_path_rate, self.depth)):
       x = TnnLayer(self.dim, self.num_heads, self.rpe_dim, self.rpe_layers, self.glu_dim, self.expand_ratio,
-                   self.causal, self.decay, self.drop_rate, float(rate), self.dtype, name=f"layers_{i}")(x, train)
+                   self.causal, self.decay, self.drop_rate, float(rate), self.dtype, self.toeplitz, self.ski_rank,
+                   self.ski_band, name=f"layers_{i}")(x, train)
     x = simple_rms_norm(x)
     return nn.Dense(self.vocab_size, use_bias=False, dtype=self.dtype, name="head")(x).astype(jnp.float32)
 

@@ -20,6 +20,7 @@ import jax
 import jax.numpy as jnp
 from jax import lax
 
+from archs import decoding
 from archs.layers.attention import MultiHeadAttention, causal_mask, padding_mask
 from archs.layers.ffn import FeedForward
 from archs.layers.positional import PositionalEncoding
@@ -55,10 +56,11 @@ class TransformerLayer(nn.Module):
     x = sublayer(x, lambda y: attention(decode=self.decode, name="self_attention")(y, mask=mask, train=train),
                  "self_attention")
     if self.cross_attention:
-      if memory is None:
+      if memory is None and not self.decode:
         raise ValueError("a decoder layer (cross_attention=True) needs the encoder output `memory`; got None")
-      x = sublayer(x, lambda y: attention(name="cross_attention")(y, memory, mask=memory_mask, train=train),
-                   "cross_attention")
+      # decode=True: memory's keys/values are cached on the first step; later steps pass memory=None
+      cross = attention(decode=self.decode, static_kv=True, name="cross_attention")
+      x = sublayer(x, lambda y: cross(y, memory, mask=memory_mask, train=train), "cross_attention")
     ffn = FeedForward(self.d_ff, kind=self.ffn_kind, dropout_rate=self.ffn_dropout_rate, dtype=self.dtype, name="ffn")
     return sublayer(x, lambda y: ffn(y, train=train), "ffn")
 
@@ -152,7 +154,8 @@ class Transformer(TransformerOptions):
 
   def decode_logits(self, memory, src, tgt_in, train: bool = False):
     """Logits (B, Lt, V) of the next target tokens. With decode=True, tgt_in is the next chunk (usually one token)
-    and the prefix comes from the 'cache' collection (apply with mutable=['cache'])."""
+    and the prefix comes from the 'cache' collection (apply with mutable=['cache']); `memory` is needed on the first
+    step only (its cross-attention keys/values are cached), later steps may pass None."""
     mask = None if self.decode else causal_mask(tgt_in.shape[1])  # the cache applies causality itself
     y = self.decoder(tgt_in, mask, memory, padding_mask(src, self.pad_id), train=train)
     tgt_embed = self.embedding if self.share_embeddings else self.tgt_embedding
@@ -181,46 +184,17 @@ class TransformerLM(TransformerOptions):
 
 # ---------------------------------------------------------------- greedy decoding
 
-def _zero_cache(model, *args, method=None):
-  """The 'cache' collection of `model` (decode=True) for inputs shaped like args, all zeros (index 0)."""
-  shapes = jax.eval_shape(functools.partial(model.init, method=method), jax.random.key(0), *args)
-  return jax.tree.map(lambda s: jnp.zeros(s.shape, s.dtype), shapes["cache"])
-
-
-@functools.partial(jax.jit, static_argnames=("model", "max_len", "bos_id", "eos_id", "use_cache"))
 def greedy_decode(model: Transformer, variables, src, max_len: int, bos_id: int = 1, eos_id: int = 2,
                   use_cache: bool = True):
   """Greedy target tokens (B, max_len) int32 for src (B, Ls): argmax at every step, `eos_id` included, pad_id after it.
 
-  use_cache=True feeds one token per step through the key/value cache (decode=True); use_cache=False recomputes the
-  decoder over the whole prefix each step. Both give the same tokens (tests/test_transformer.py).
+  archs.decoding.greedy with the model's pad_id: use_cache=True feeds one token per step through the key/value
+  cache (decode=True, cross-attention keys/values projected once); use_cache=False recomputes the decoder over the
+  whole prefix each step. Both give the same tokens (tests/test_transformer.py).
   """
-  params = {"params": variables["params"]}
   pad = 0 if model.pad_id is None else model.pad_id
-  batch = src.shape[0]
-  memory = model.apply(params, src, method=Transformer.encode)
-  tokens = jnp.full((batch, max_len + 1), pad, jnp.int32).at[:, 0].set(bos_id)
-  step_model = model.clone(decode=True)
-  cache = None
-  if use_cache:
-    cache = _zero_cache(step_model, memory, src, tokens[:, :max_len], method=Transformer.decode_logits)
-
-  def step(t, state):
-    tokens, cache, done = state
-    if use_cache:
-      token = lax.dynamic_slice_in_dim(tokens, t, 1, axis=1)
-      logits, updates = step_model.apply({**params, "cache": cache}, memory, src, token,
-                                         method=Transformer.decode_logits, mutable=["cache"])
-      logits, cache = logits[:, 0], updates["cache"]
-    else:
-      logits = model.apply(params, memory, src, tokens[:, :max_len], method=Transformer.decode_logits)
-      logits = lax.dynamic_index_in_dim(logits, t, axis=1, keepdims=False)
-    next_token = jnp.where(done, pad, jnp.argmax(logits, axis=-1).astype(jnp.int32))
-    tokens = lax.dynamic_update_slice_in_dim(tokens, next_token[:, None], t + 1, axis=1)
-    return tokens, cache, done | (next_token == eos_id)
-
-  tokens, _, _ = lax.fori_loop(0, max_len, step, (tokens, cache, jnp.zeros((batch,), jnp.bool_)))
-  return tokens[:, 1:]
+  return decoding.greedy(model, variables, src, max_len, bos_id=bos_id, eos_id=eos_id, pad_id=pad,
+                         use_cache=use_cache)
 
 
 @functools.partial(jax.jit, static_argnames=("model", "max_len", "eos_id", "pad_id", "use_cache"))
@@ -239,7 +213,7 @@ def greedy_generate(model: TransformerLM, variables, prompt, max_len: int, eos_i
   step_model = model.clone(decode=True)
   cache = None
   if use_cache:
-    cache = _zero_cache(step_model, tokens)
+    cache = decoding.zero_cache(step_model, tokens)
     if prompt_len > 1:  # prefill all prompt tokens but the last, which the first step feeds
       _, updates = step_model.apply({**params, "cache": cache}, tokens[:, :prompt_len - 1], mutable=["cache"])
       cache = updates["cache"]

@@ -7,13 +7,14 @@ Presets: `configs/transformer.py:copy|reverse|sort` (the task; default reverse).
 1e-9), lr = d_model^-0.5 min(n^-0.5, n warmup^-1.5) with 4000 warmup steps, 100k steps (782 epochs here: long).
 `:lstm` trains the LSTM encoder-decoder of Sutskever et al. 2014 (lstm_seq2seq_tiny, 2 x 128 cells, source
 reversed) on the same reverse task, for the LSTM-vs-Transformer comparison; its eval also reports beam search
-(beam 4, alpha 0.6; archs/decoding.py). Any preset takes --config.task_kwargs.beam_size=4 the same way.
+(beam 4, alpha 0.6; archs/decoding.py). `:lstm_bahdanau` / `:lstm_luong` are the same with attention
+(archs/lstm_seq2seq.py: Bahdanau et al. 2015 additive, Luong et al. 2015 multiplicative). Any preset takes --config.task_kwargs.beam_size=4 the same way.
 """
 from train import defaults
 
 
 def get_config(arg=None):
-  defaults.check_preset(arg, (None, "copy", "reverse", "sort", "paper", "lstm"))
+  defaults.check_preset(arg, (None, "copy", "reverse", "sort", "paper", "lstm", "lstm_bahdanau", "lstm_luong"))
   c = defaults.base_config()
   c.model = "transformer_tiny"       # d_model 64, 4 heads, FFN 128, 2 + 2 layers; vocab and pad_id from the task
   c.model_kwargs = {"dropout_rate": 0.0, "pre_ln": True}
@@ -42,9 +43,11 @@ def get_config(arg=None):
     c.learning_rate = (d_model * warmup_steps) ** -0.5  # the schedule's peak, at the end of warmup
     c.num_epochs = -(-100_000 // steps_per_epoch)
     c.grad_clip_norm = 0.0
-  if arg == "lstm":
+  if arg in ("lstm", "lstm_bahdanau", "lstm_luong"):
     c.model = "lstm_seq2seq_tiny"
     c.model_kwargs = {"embed_dim": 64, "hidden_size": 128, "reverse_source": True}
+    if arg != "lstm":
+      c.model_kwargs["attention"] = arg.split("_")[1]
     c.task_kwargs["beam_size"] = 4
     c.grad_clip_norm = 5.0  # the paper's norm clip (Sec. 3.4)
   return defaults.locked(c)

@@ -15,7 +15,7 @@ IMAGE_CONFIGS = {"lenet5": [None, "relu", "paper"],
                  "vanillanet": [None, "vanillanet_9", "vanillanet_13_x1_5_ada_pool", "imagenet", "imagenet_6", "cifar10"],
                  "vit": [None, "imagenet"], "swin": [None, "imagenet"], "cifar10_resnet": [None, "wrn28_10"]}
 # Built and run by tests/test_tasks_*.py; checked here for keys and names.
-TASK_CONFIGS = {"transformer": [None, "copy", "reverse", "sort", "paper", "lstm"], "lstm": [None], "tnn": [None],
+TASK_CONFIGS = {"transformer": [None, "copy", "reverse", "sort", "paper", "lstm", "lstm_bahdanau", "lstm_luong"], "lstm": [None], "tnn": [None],
                 "retnet": [None, "parallel", "chunkwise", "recurrent"],
                 "char_lm": [None, "lstm", "tnn", "retnet", "retnet_parallel", "retnet_chunkwise", "retnet_recurrent"],
                 "pondernet": [None, "paper"], "gcn": [None], "regression": [None, "linear", "logistic", "softmax", "perceptron"]}

@@ -34,11 +34,17 @@ def test_beam_of_one_is_greedy(name, kw):
   np.testing.assert_allclose(score, log_p / lp, rtol=1e-5, atol=1e-5)
 
 
-def test_generic_greedy_equals_the_transformers_cached_greedy():
+@pytest.mark.slow  # four decoders compiled; by default the exhaustive-beam test checks the cached beam search
+def test_uncached_decoding_equals_the_transformers_cached_decoding():
   model, variables, src = tiny(d_model=32, num_heads=2, d_ff=32)
-  generic = decoding.greedy(model, variables, src, max_len=7, bos_id=BOS, eos_id=EOS, pad_id=PAD)
+  plain = decoding.greedy(model, variables, src, max_len=7, bos_id=BOS, eos_id=EOS, pad_id=PAD, use_cache=False)
   cached = greedy_decode(model, variables, src, max_len=7, bos_id=BOS, eos_id=EOS)
-  np.testing.assert_array_equal(generic, cached)
+  np.testing.assert_array_equal(plain, cached)
+  ids = dict(max_len=5, beam_size=3, alpha=0.6, bos_id=BOS, eos_id=EOS, pad_id=PAD)
+  plain_beam, plain_score = decoding.beam_search(model, variables, src, **ids, use_cache=False)
+  beam, score = decoding.beam_search(model, variables, src, **ids, use_cache=True)
+  np.testing.assert_array_equal(beam, plain_beam, err_msg="beam search with the cache changed the hypotheses")
+  np.testing.assert_allclose(score, plain_score, rtol=1e-5, atol=1e-5)
 
 
 @pytest.mark.parametrize("alpha", [0.0, 0.6, 2.0])

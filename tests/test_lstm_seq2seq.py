@@ -68,3 +68,48 @@ def test_decoder_starts_from_the_encoder_state():
 def test_bad_depth_is_an_error():
   with pytest.raises(ValueError, match="num_layers must be >= 1; got 0"):
     tiny_model(num_layers=0)
+
+
+@pytest.mark.parametrize("attention", [None, "bahdanau", "luong"])
+def test_attention_parameter_count_equals_formula(attention):
+  """Cells 4H(I + H) + 8H; Bahdanau: the context joins the first decoder input, U, W (H x H) and v (H), output
+  [s; c] (2H + 1) V; Luong: W_a (H x H), W_c (2H x H), output (H + 1) V; no biases in the attention."""
+  model = create_model("lstm_seq2seq_tiny", vocab_size=12, embed_dim=8, hidden_size=6, num_layers=3,
+                       attention=attention)
+  v, e, h, layers = 12, 8, 6, 3
+  cell = lambda i: 4 * h * (i + h) + 8 * h
+  encoder = cell(e) + (layers - 1) * cell(h)
+  decoder_input = e + h if attention == "bahdanau" else e
+  decoder = cell(decoder_input) + (layers - 1) * cell(h)
+  extra = {None: 0, "bahdanau": 2 * h * h + h, "luong": h * h + 2 * h * h}[attention]
+  output = (2 * h + 1) * v if attention == "bahdanau" else (h + 1) * v
+  assert count(model) == 2 * v * e + encoder + decoder + extra + output
+
+
+@pytest.mark.parametrize("attention", ["bahdanau", "luong"])
+def test_attention_weights_sum_to_one_and_skip_padding(attention):
+  model, variables, src, tgt = tiny_model(attention=attention)
+  logits, state = model.apply(variables, src, tgt, mutable=["intermediates"])
+  weights = state["intermediates"]["attention_weights"][0]
+  assert logits.shape == (2, 3, 12) and weights.shape == (2, 3, 6), f"{logits.shape}, {weights.shape}"
+  np.testing.assert_allclose(weights.sum(-1), 1.0, rtol=1e-6, err_msg="attention weights must sum to one")
+  np.testing.assert_array_equal(weights[0, :, 4:], 0.0, err_msg="padding positions must get no attention")
+  assert (weights[1] > 0).all() and (weights[0, :, :4] > 0).all(), "real tokens must get attention"
+  padded = jnp.pad(src, ((0, 0), (0, 3)))
+  np.testing.assert_allclose(model.apply(variables, padded, tgt), logits, rtol=1e-5, atol=1e-6,
+                             err_msg="extra padding changed the logits")
+  other = src.at[0, 1].set(9)  # a middle token: only the attention (and the state) can carry it
+  assert not np.allclose(model.apply(variables, other, tgt)[0], logits[0], atol=1e-4)
+
+
+@pytest.mark.parametrize("attention", ["bahdanau", "luong"])
+def test_attention_decoder_is_causal(attention):
+  model, variables, src, tgt = tiny_model(attention=attention)
+  changed = tgt.at[:, 2].set(7)
+  np.testing.assert_allclose(model.apply(variables, src, tgt)[:, :2], model.apply(variables, src, changed)[:, :2],
+                             rtol=1e-6, atol=1e-6, err_msg="a later target token changed earlier logits")
+
+
+def test_bad_attention_is_an_error():
+  with pytest.raises(ValueError, match="attention='dot'; accepted: None, 'bahdanau', 'luong'"):
+    tiny_model(attention="dot")

@@ -9,7 +9,7 @@ import pytest
 import archs
 from archs.losses import binary_cross_entropy_with_logits, geometric_prior, ponder_kl, ponder_loss
 from archs.pondernet import (PonderNet, PonderStep, expected_steps, halting_distribution, parity_batch,
-                             sample_halting_step)
+                             early_exit, sample_halting_step, threshold_halting_step)
 
 
 def _random_lambdas(seed, n=6, batch=5):
@@ -195,3 +195,55 @@ def test_pondernet_parity_reaches_95_percent():
   out = model.apply(params, x, sample_halting=True, rngs={"dropout": jax.random.key(3)})
   accuracy = float(jnp.mean((out["halted_logits"] > 0) == y))
   assert accuracy >= 0.95, f"parity accuracy {accuracy:.3f} with sampled halting after 4000 steps, expected >= 0.95"
+
+
+def _halting_bias(variables, bias):
+  """Sets the halting unit's bias: lambda_n ~ sigmoid(bias) at every step."""
+  params = jax.tree_util.tree_map_with_path(
+      lambda path, p: jnp.full_like(p, bias) if "halting" in str(path) and "bias" in str(path) else p,
+      variables["params"])
+  return {"params": params}
+
+
+@pytest.mark.parametrize("num_outputs", [1, 3])
+def test_early_exit_equals_selecting_the_halting_step_of_a_full_run(num_outputs):
+  model = PonderNet(hidden_size=8, max_steps=6, num_outputs=num_outputs)
+  x, _ = parity_batch(jax.random.key(0), 16, 5)
+  variables = _halting_bias(model.init(jax.random.key(1), x), -1.0)  # lambda ~ 0.27: halting steps spread
+  full = model.apply(variables, x)
+  logits = np.asarray(full["logits"])
+  at = lambda step: np.take_along_axis(logits, (np.asarray(step) - 1).reshape((1, -1) + (1,) * (logits.ndim - 2)),
+                                       axis=0)[0]
+  key = jax.random.key(2)
+  for how, step in ((dict(key=key), sample_halting_step(key, full["lambdas"])),
+                    (dict(threshold=0.3), threshold_halting_step(full["p"], 0.3)),
+                    (dict(threshold=0.7), threshold_halting_step(full["p"], 0.7))):
+    fast = early_exit(model, variables, x, **how)
+    np.testing.assert_array_equal(fast["halt_step"], step, err_msg=f"{how}: halting steps differ")
+    np.testing.assert_allclose(fast["halted_logits"], at(step), rtol=1e-5, atol=1e-6, err_msg=f"{how}: outputs")
+    assert int(fast["steps_run"]) == int(step.max()), f"{how}: the loop must stop at the last halting step"
+    assert len(np.unique(step)) > 1, f"{how}: degenerate halting steps {step}: a weak comparison"
+
+
+def test_early_exit_computes_fewer_steps(monkeypatch):
+  """A step that counts its own calls (a host callback per executed step): halting at once runs 1 step of N."""
+  import archs.pondernet as pondernet
+  calls = []
+
+  class CountingStep(PonderStep):
+    def __call__(self, h, x):
+      jax.debug.callback(lambda: calls.append(1))
+      return super().__call__(h, x)
+
+  monkeypatch.setattr(pondernet, "PonderStep", CountingStep)
+  model = PonderNet(hidden_size=7, max_steps=9)  # a shape no other test compiles
+  x, _ = parity_batch(jax.random.key(0), 4, 5)
+  variables = model.init(jax.random.key(1), x)
+  for bias, expected in ((20.0, 1), (-20.0, 9)):  # lambda ~ 1 halts at step 1; lambda ~ 0 runs to N
+    calls.clear()
+    out = jax.block_until_ready(early_exit(model, _halting_bias(variables, bias), x, threshold=0.5))
+    jax.effects_barrier()
+    assert len(calls) == int(out["steps_run"]) == expected, f"bias {bias}: {len(calls)} calls, {out['steps_run']}"
+    np.testing.assert_array_equal(out["halt_step"], expected)
+  with pytest.raises(ValueError, match="exactly one of key"):
+    early_exit(model, variables, x)

@@ -115,12 +115,14 @@ def test_cached_decoder_logits_equal_full(overrides):
   cache = step.init(jax.random.key(0), memory, src, tgt, method=Transformer.decode_logits)["cache"]
   cache = jax.tree.map(jnp.zeros_like, cache)
   outs = []
-  for t in range(tgt.shape[1]):
-    logits, updates = step.apply({"params": variables["params"], "cache": cache}, memory, src, tgt[:, t:t + 1],
-                                 method=Transformer.decode_logits, mutable=["cache"])
+  for t in range(tgt.shape[1]):  # memory on the first step only: later steps read its cached keys/values
+    logits, updates = step.apply({"params": variables["params"], "cache": cache}, memory if t == 0 else None, src,
+                                 tgt[:, t:t + 1], method=Transformer.decode_logits, mutable=["cache"])
     cache = updates["cache"]
     outs.append(logits)
   np.testing.assert_allclose(jnp.concatenate(outs, 1), full, atol=1e-4, err_msg="cached step logits != full logits")
+  cross = cache["decoder"]["layer_0"]["cross_attention"]
+  assert cross["memory_key"].shape == memory.shape[:2] + (4, 8), f"cached cross keys {cross['memory_key'].shape}"
 
 
 def test_greedy_decode_cache_equals_no_cache():

@@ -4,6 +4,8 @@ Masks are boolean, True where a query may attend to a key, broadcastable to (bat
 Decoding with a key/value cache follows Flax's `decode=True` convention: `init` with the full-length input creates
 the 'cache' collection (its length is the maximum decode length); each `apply(..., mutable=['cache'])` then feeds
 the next chunk of queries (usually one token), appends its keys and values, and attends causally to the prefix.
+Cross-attention (`static_kv=True`) caches the projected keys/values of the call that passes `inputs_kv` and reuses
+them on calls without it, so the encoder output is projected once per source, not once per step.
 """
 from __future__ import annotations
 
@@ -77,7 +79,8 @@ class MultiHeadAttention(nn.Module):
 
   Self-attention: `attn(x, mask=...)`; cross-attention: `attn(x, memory, mask=...)`. Parameters: four (d x d)
   projections with biases (`use_bias`), i.e. 4 (d_in d + d) for d = qkv_features = d_in.
-  `decode=True` keeps keys/values in the 'cache' collection (self-attention only; see the module docstring).
+  `decode=True` keeps keys/values in the 'cache' collection (see the module docstring): appended per step for
+  self-attention; for cross-attention (`static_kv=True`) projected from `inputs_kv` once and reused when it is None.
   `bias` (broadcastable to (B, H, Lq, Lk)) is added to the logits (Swin's relative position bias). Outside `init`,
   the attention weights (B, H, Lq, Lk) are sown as 'intermediates'/'attention_weights': apply with
   `mutable=['intermediates']` to read the attention maps; otherwise nothing is stored.
@@ -88,6 +91,7 @@ class MultiHeadAttention(nn.Module):
   use_bias: bool = True
   dropout_rate: float = 0.0  # on the attention weights
   decode: bool = False
+  static_kv: bool = False  # decode=True only: the keys/values of inputs_kv are cached once (cross-attention)
   dtype: jnp.dtype = jnp.float32
   kernel_init: nn.initializers.Initializer = nn.initializers.xavier_uniform()
 
@@ -96,16 +100,19 @@ class MultiHeadAttention(nn.Module):
     features = self.qkv_features or inputs_q.shape[-1]
     if features % self.num_heads:
       raise ValueError(f"qkv_features={features} must be divisible by num_heads={self.num_heads}")
-    if self.decode and inputs_kv is not None:
-      raise ValueError("decode=True caches self-attention only; got inputs_kv (cross-attention)")
-    inputs_kv = inputs_q if inputs_kv is None else inputs_kv
+    if self.decode and inputs_kv is not None and not self.static_kv:
+      raise ValueError("decode=True with inputs_kv (cross-attention) needs static_kv=True")
     head_dim = features // self.num_heads
     proj = lambda name: nn.DenseGeneral((self.num_heads, head_dim), use_bias=self.use_bias, dtype=self.dtype,
                                         kernel_init=self.kernel_init, name=name)
-    query, key, value = proj("query")(inputs_q), proj("key")(inputs_kv), proj("value")(inputs_kv)
-
-    if self.decode:
-      key, value, mask = self._extend_cache(key, value, mask)
+    query = proj("query")(inputs_q)
+    if self.decode and self.static_kv:
+      key, value = self._static_kv(proj, inputs_kv)
+    else:
+      inputs_kv = inputs_q if inputs_kv is None else inputs_kv
+      key, value = proj("key")(inputs_kv), proj("value")(inputs_kv)
+      if self.decode:
+        key, value, mask = self._extend_cache(key, value, mask)
 
     dropout_rng = self.make_rng("dropout") if train and self.dropout_rate > 0.0 else None
     record = None if self.is_initializing() else lambda w: self.sow("intermediates", "attention_weights", w)
@@ -130,3 +137,15 @@ class MultiHeadAttention(nn.Module):
     cached_key.value, cached_value.value, cache_index.value = key, value, index + chunk
     prefix = jnp.arange(max_len)[None, :] <= index + jnp.arange(chunk)[:, None]
     return key, value, combine_masks(mask, prefix[None, None])
+
+  def _static_kv(self, proj, inputs_kv):
+    """Cross-attention keys/values: projected from inputs_kv and cached when it is given, read back when it is None."""
+    if inputs_kv is None:
+      if not self.has_variable("cache", "memory_key"):
+        raise ValueError("static_kv: inputs_kv is None but the cache holds no keys/values; pass inputs_kv first")
+      return self.get_variable("cache", "memory_key"), self.get_variable("cache", "memory_value")
+    key, value = proj("key")(inputs_kv), proj("value")(inputs_kv)
+    if self.is_mutable_collection("cache"):
+      self.put_variable("cache", "memory_key", key)
+      self.put_variable("cache", "memory_value", value)
+    return key, value

@@ -1,4 +1,5 @@
-"""Toeplitz neural operator (Qin et al. 2023, "Toeplitz Neural Network for Sequence Modeling", section 4).
+"""Toeplitz neural operator (Qin et al. 2023, "Toeplitz Neural Network for Sequence Modeling", section 4), and its
+sparse + low-rank SKI form (SkiTno; Moreno, Mei & Walters 2023) for bidirectional models.
 
 After Doraemonzzz/tnn-pytorch (rpe.py, tno.py): a small MLP (the RPE) maps each relative index k to
 per-channel coefficients t_k, damped by a fixed lambda^|k|; the sequence is then mixed by the Toeplitz matrix
@@ -91,3 +92,81 @@ class Tno(nn.Module):
       coef = coef * jnp.asarray(damp, jnp.float32)[:, None]  # lambda^|k|
     t_neg = None if self.causal else coef[n:]
     return toeplitz_product(x, coef[:n], t_neg)
+
+
+# ---------------------------------------------------------------- SKI: sparse + low-rank (bidirectional)
+
+def interpolation_weights(n: int, rank: int):
+  """(index (n,), frac (n,)): position i lies between inducing points index_i and index_i + 1 of `rank` evenly
+  spaced over [0, n-1], with linear weights 1 - frac_i and frac_i (a row of SKI's W: two non-zeros summing to 1)."""
+  u = np.linspace(0.0, n - 1.0, rank)
+  pos = np.arange(n, dtype=np.float64)
+  index = np.clip(np.searchsorted(u, pos, side="right") - 1, 0, rank - 2)
+  return index, (pos - u[index]) / (u[index + 1] - u[index])
+
+
+def interpolation_matrix(n: int, rank: int):
+  """SKI's W (n, rank) as a dense array (tests; the layer applies it by gather and scatter-add)."""
+  index, frac = interpolation_weights(n, rank)
+  w = np.zeros((n, rank))
+  w[np.arange(n), index], w[np.arange(n), index + 1] = 1.0 - frac, frac
+  return w
+
+
+def banded_product(x, band):
+  """y_i = sum_{|k| <= w} s_k x_{i-k} along axis -2 per channel (a small 1D convolution); band (2w+1, c) = s_-w..s_w."""
+  n, w = x.shape[-2], (band.shape[0] - 1) // 2
+  padded = jnp.pad(x, [(0, 0)] * (x.ndim - 2) + [(w, w), (0, 0)])
+  return sum(band[k + w] * padded[..., w - k:w - k + n, :] for k in range(-w, w + 1))
+
+
+class SkiTno(nn.Module):
+  """Bidirectional TNO as sparse + low-rank (Moreno, Mei & Walters 2023, "SKI to go Faster", Sec. 3):
+  T ~ S + W K W^T. S: learned band t_k, |k| <= band (a 1D convolution, the spiky near-diagonal part);
+  K (rank x rank): the decayed RPE kernel at differences of `rank` evenly spaced inducing points, an asymmetric
+  (non-SPD) kernel since t_k != t_-k; W: linear interpolation onto the inducing points (Structured Kernel
+  Interpolation, Wilson & Nickisch 2015), applied in O(n). O(n (band + 1) + rank^2) per channel, 2 rank - 1 RPE calls.
+  With rank = n and no band it is the dense Tno exactly (same 'rpe' parameters)."""
+  channels: int
+  rpe_dim: int
+  rpe_layers: int = 3
+  rank: int = 64
+  band: int = 4
+  decay: float | None = 0.99
+  activation: str = "relu"
+
+  def setup(self):
+    if self.rank < 2 or self.band < 0:
+      raise ValueError(f"SkiTno: rank={self.rank!r} (accepted: >= 2), band={self.band!r} (accepted: >= 0)")
+    self.rpe = Rpe(self.rpe_dim, self.channels, self.rpe_layers, self.activation, jnp.float32)
+    self.band_coef = self.param("band", nn.initializers.zeros, (2 * self.band + 1, self.channels))
+
+  def inducing_kernel(self, n: int):
+    """K (r, r, c) with K_ab = lambda^|d| RPE(d), d = u_a - u_b, r = min(rank, n)."""
+    r = min(self.rank, n)
+    offsets = np.arange(-(r - 1), r) * (n - 1.0) / (r - 1)  # the 2r - 1 distinct differences of a regular grid
+    coef = self.rpe(jnp.asarray(offsets, jnp.float32))
+    if self.decay is not None:
+      coef = coef * jnp.asarray(self.decay ** np.abs(offsets), jnp.float32)[:, None]
+    a = np.arange(r)
+    return coef[a[:, None] - a[None, :] + r - 1]
+
+  def __call__(self, x):
+    n = x.shape[-2]
+    kernel = self.inducing_kernel(n)
+    index, frac = interpolation_weights(n, kernel.shape[0])
+    frac = jnp.asarray(frac, jnp.float32)[:, None]
+    xf = x.astype(jnp.float32)
+    z = jnp.zeros(x.shape[:-2] + (kernel.shape[0], x.shape[-1]), jnp.float32)  # W^T x by scatter-add
+    z = z.at[..., index, :].add((1.0 - frac) * xf).at[..., index + 1, :].add(frac * xf)
+    z = jnp.einsum("abc,...bc->...ac", kernel, z)
+    low_rank = (1.0 - frac) * z[..., index, :] + frac * z[..., index + 1, :]  # W z by gather
+    return (low_rank + banded_product(xf, self.band_coef)).astype(x.dtype)
+
+  def matrix(self, n: int):
+    """The dense (n, n, c) operator this layer applies: W K W^T + the banded Toeplitz S (for tests)."""
+    w = jnp.asarray(interpolation_matrix(n, min(self.rank, n)), jnp.float32)
+    dense = jnp.einsum("ia,abc,jb->ijc", w, self.inducing_kernel(n), w)
+    k = np.arange(n)[:, None] - np.arange(n)[None, :]
+    in_band = jnp.asarray(np.abs(k) <= self.band)[..., None]
+    return dense + jnp.where(in_band, self.band_coef[np.clip(k + self.band, 0, 2 * self.band)], 0.0)
