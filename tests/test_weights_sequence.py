@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 import archs
-from tests.weights_parity import relative_error
+from tests.weights_parity import randomize, relative_error
 
 pytestmark = [pytest.mark.torch]
 
@@ -35,3 +35,46 @@ def test_lstm_language_model_parity(tmp_path):
     ref = reference(torch.from_numpy(tokens)).numpy()
   err = relative_error(model.apply(variables, tokens.astype(np.int32)), ref)
   assert err < 1e-4, f"max relative logit error {err:.2e}"
+
+
+RETNET = dict(vocab_size=50, decoder_embed_dim=32, decoder_value_embed_dim=48, decoder_ffn_embed_dim=64,
+              decoder_layers=2, decoder_retention_heads=2)
+
+
+def _torchscale_retnet(seed=0):
+  """torchscale's RetNetDecoder (pip install torchscale fairscale), random weights: Linear weights N(0, 1/fan_in)
+  so that retention is far from its init, RMSNorm weights 0.5..1.5, embeddings N(0, 1)."""
+  torch = pytest.importorskip("torch")
+  pytest.importorskip("fairscale")
+  config = pytest.importorskip("torchscale.architecture.config")
+  retnet = pytest.importorskip("torchscale.architecture.retnet")
+  torch.manual_seed(seed)
+  args = config.RetNetConfig(**RETNET)
+  return randomize(retnet.RetNetDecoder(args, embed_tokens=torch.nn.Embedding(50, 32)), seed, linear_fan_in=True)
+
+
+def _torchscale_logits(reference, tokens, recurrent=False):
+  import torch  # noqa: PLC0415
+  with torch.no_grad():
+    if not recurrent:
+      return reference(torch.from_numpy(tokens))[0].numpy()
+    state, steps = {}, []  # torchscale's decoding: the growing prefix, one new token per call
+    for t in range(tokens.shape[1]):
+      steps.append(reference(torch.from_numpy(tokens[:, :t + 1]), incremental_state=state)[0][:, -1].numpy())
+    return np.stack(steps, axis=1)
+
+
+@pytest.mark.parametrize("mode", ["parallel", "recurrent"])
+def test_retnet_torchscale_parity(tmp_path, mode):
+  import torch  # noqa: PLC0415
+  reference = _torchscale_retnet()
+  torch.save(reference.state_dict(), tmp_path / "retnet.pt")
+  model, variables = archs.load_pretrained("retnet_tiny", tmp_path / "retnet.pt")  # sizes read off the checkpoint
+  assert (model.dim, model.value_dim, model.ffn_dim, model.depth, model.num_heads) == (32, 48, 64, 2, 2)
+  assert (model.head_norm, model.score_norm) == ("rms", "torchscale")
+  tokens = np.random.default_rng(0).integers(0, 50, (2, 13))
+  ref = _torchscale_logits(reference, tokens, recurrent=mode == "recurrent")
+  err = relative_error(model.apply(variables, tokens.astype(np.int32), mode=mode), ref)
+  unscaled = relative_error(model.clone(score_norm="none").apply(variables, tokens.astype(np.int32), mode=mode), ref)
+  print(f"torchscale RetNet ({mode}): {err:.2e}; without the scalings (score_norm='none'): {unscaled:.2e}")
+  assert err < 1e-4, f"{mode}: max relative logit error {err:.2e}"

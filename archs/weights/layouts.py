@@ -8,7 +8,8 @@ from archs.weights.convert import Layout
 _FAMILIES = (("torchvision", {**torchvision_layouts.LAYOUTS, **vt.TORCHVISION_LAYOUTS}),
              ("timm", {**timm_layouts.LAYOUTS, **vt.TIMM_LAYOUTS}),
              ("pytorchcv", pytorchcv_layouts.LAYOUTS), ("vanillanet", vanillanet_layouts.TRAIN_LAYOUTS),
-             ("vanillanet_deploy", vanillanet_layouts.DEPLOY_LAYOUTS), ("torch", sequence_layouts.LAYOUTS))
+             ("vanillanet_deploy", vanillanet_layouts.DEPLOY_LAYOUTS), ("torch", sequence_layouts.LAYOUTS),
+             ("torchscale", sequence_layouts.RETNET_LAYOUTS))
 
 
 def for_model(name: str) -> dict[str, Layout]:
