@@ -32,7 +32,6 @@ def test_timm_entries_match_timm():
 
 def test_every_model_with_a_torchvision_or_timm_layout_has_a_checkpoint():
   covered = {entry[0]: set() for entry in checkpoints.CHECKPOINTS.values()}
-  import timm  # noqa: PLC0415
   from torchvision.models import get_weight  # noqa: PLC0415
   for key, entry in checkpoints.CHECKPOINTS.items():
     if entry[0] == checkpoints.TV:
