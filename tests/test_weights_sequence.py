@@ -94,7 +94,6 @@ def test_retnet_torchscale_parity(tmp_path, kind, mode):
 
 def test_retyped_reference_is_torchscales():
   """The re-typed twin has torchscale's keys (strict load) and outputs, in both forms."""
-  import torch  # noqa: PLC0415
   torchscale = _retnet("torchscale")
   from tests.retnet_reference import RetNetDecoder  # noqa: PLC0415
   retyped = RetNetDecoder(50, 32, 48, 64, 2, 2).eval()
