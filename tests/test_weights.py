@@ -166,17 +166,20 @@ def test_save_variables_keeps_the_record_and_load_variables_ignores_it(tmp_path)
   assert jax.tree.structure(loaded) == jax.tree.structure(variables), "the record is no variable"
 
 
-def test_train_normalises_as_the_init_from_checkpoint_and_export_records_it():
-  from train import data, defaults, transforms  # noqa: PLC0415
+def test_train_preprocesses_as_the_init_from_checkpoint_and_export_records_it():
+  """init_from='torchvision:ResNet50_Weights.IMAGENET1K_V2': the eval crop is V2's 224 of 232, not the reference
+  record's 0.875; the exported record is what the run used."""
+  from train import data, defaults, pipeline  # noqa: PLC0415
   config = defaults.load_config("resnet50")
-  config.model, config.dataset = "vgg16", "cifar10"
-  assert data.preprocessing_record(config).mean == transforms.dataset_mean_std("cifar10")[0], \
-      "from scratch: the dataset's statistics (CIFAR-10's)"
-  config.init_from = "torchvision:VGG16_Weights.IMAGENET1K_FEATURES"
-  features = archs.pretrained_info("vgg16", config.init_from)
-  assert data.reference_stats(config) == (features.mean, features.std)
+  config.model, config.dataset, config.image_size = "resnet50", "imagenette", 160
+  scratch = pipeline.ImageTransform(config.aug, 160, 3, "imagenette", False, "resnet50")
+  assert scratch.aug["crop_pct"] == archs.model_info("resnet50").crop_pct == 0.875, "from scratch: the reference's"
+  config.init_from = "torchvision:ResNet50_Weights.IMAGENET1K_V2"
+  tuned = pipeline.ImageTransform(config.aug, 160, 3, "imagenette", False, "resnet50", True, config.init_from)
+  assert tuned.aug["crop_pct"] == 224 / 232 and tuned.mean == archs.model_info("resnet50").mean
+  vgg = pipeline.preprocessing(config.aug, None, "vgg16", True, "torchvision:VGG16_Weights.IMAGENET1K_FEATURES")
+  np.testing.assert_allclose(vgg["std"], 1 / 255, rtol=1e-6, err_msg="that checkpoint's own statistics")
   record = data.preprocessing_record(config)
-  assert (record.mean, record.crop_pct, record.input_size) == (features.mean, config.aug.crop_pct,
-                                                               ((config.image_size,) * 2 + (config.image_channels,),))
+  assert (record.crop_pct, record.mean, record.input_size) == (224 / 232, tuned.mean, ((160, 160, 3),))
   config.dataset = "digits"
-  assert data.preprocessing_record(config) is None, "digits are standardised as a whole: no pixel record"
+  assert data.preprocessing_record(config) is None, "digits are 8x8 arrays standardised at load: no pixel record"
