@@ -11,8 +11,8 @@ from tests.weights_parity import image_parity
 pytestmark = [pytest.mark.torch, pytest.mark.usefixtures("fast_compile")]
 TOL = 1e-4
 TINY_VIT = dict(patch_size=8, embed_dim=48, depth=2, num_heads=3, num_classes=5)
-# 64x64 with window 4: every stage's map is a multiple of the window (torchvision pads without masking).
-TINY_SWIN = dict(depths=(2, 2, 2), num_heads=(2, 4, 4), embed_dim=24, window_size=4, num_classes=5)
+# 32x32 with window 4: maps 8x8 (shifted windows) and 4x4, multiples of the window (torchvision pads unmasked).
+TINY_SWIN = dict(depths=(2, 2), num_heads=(2, 4), embed_dim=24, window_size=4, num_classes=5)
 
 
 def _timm_vit(**kw):
@@ -40,10 +40,10 @@ def test_vit_timm_layout():
   assert err < TOL, f"timm ViT: max relative logit error {err:.2e} >= {TOL}"
 
 
-@pytest.mark.parametrize("family,build", [("timm", lambda: _timm_swin(img_size=64, patch_size=4, **TINY_SWIN)),
+@pytest.mark.parametrize("family,build", [("timm", lambda: _timm_swin(img_size=32, patch_size=4, **TINY_SWIN)),
                                           ("torchvision", lambda: _tv_swin(**TINY_SWIN))])
 def test_swin_layouts(family, build):
-  err = image_parity("swin_tiny_patch4_window7_224", family, build(), 64, linear_fan_in=True, **TINY_SWIN)
+  err = image_parity("swin_tiny_patch4_window7_224", family, build(), 32, linear_fan_in=True, **TINY_SWIN)
   print(f"{family} Swin (tiny): {err:.2e}")
   assert err < TOL, f"{family} Swin: max relative logit error {err:.2e} >= {TOL}"
 
