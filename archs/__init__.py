@@ -12,7 +12,7 @@ __version__ = "0.1.0"
 
 # Functions that live in modules importing jax: loaded on first use, so `import archs` stays light.
 _LAZY = {"profile": "costs", "load_pretrained": "weights", "load_variables": "weights", "save_variables": "weights",
-         "model_info": "info", "ModelInfo": "info"}
+         "pretrained_info": "weights", "model_info": "info", "ModelInfo": "info"}
 
 
 def __getattr__(name):  # PEP 562: `archs.transformer.greedy_decode` without importing every file up front
@@ -24,4 +24,5 @@ def __getattr__(name):  # PEP 562: `archs.transformer.greedy_decode` without imp
 
 
 __all__ = ["__version__", "create_model", "get_to_deploy", "list_models", "load_pretrained", "load_variables",
-           "model_info", "ModelInfo", "profile", "register_model", "save_variables", "UnknownModelError"]
+           "model_info", "ModelInfo", "pretrained_info", "profile", "register_model", "save_variables",
+           "UnknownModelError"]

@@ -1,7 +1,8 @@
 """`python -m archs [PATTERN] [--markdown] [--readme README.md]`: every registered model with its cost.
 
 Columns: name, family (its module), trainable parameters, multiply-accumulates of one forward pass at the model's
-default input (`archs.costs.DEFAULT_INPUTS`, batch 1), that input, and the reference (the first sentence of its module's docstring).
+default input (`archs.costs.DEFAULT_INPUTS`, batch 1), that input, the reference (the first sentence of its module's docstring),
+and the reference families whose checkpoints `archs.load_pretrained` converts (archs/weights/layouts.py).
 Nothing is compiled: shapes are traced (about a second a model on a CPU). `--readme FILE` rewrites FILE's
 table between the markers below, so the README's table is generated, never typed.
 """
@@ -15,6 +16,7 @@ import sys
 import archs
 from archs import costs
 from archs.info import model_info, reference
+from archs.weights import layouts
 
 BEGIN, END = "<!-- begin: python -m archs --readme -->", "<!-- end: python -m archs --readme -->"
 
@@ -35,16 +37,18 @@ def model_rows(pattern: str | None = None) -> list[dict]:
     inputs = " + ".join("x".join(map(str, shape[1:] if shape[0] == 1 else shape)) + ("" if dtype == "float32" else
                         f" {dtype}") for shape, dtype in cost.inputs)
     smallest = model_info(name).min_image_size
+    weights = ", ".join(layouts.for_model(name)) if name in layouts.models_with_layouts() else "-"
     rows.append({"name": name, "family": source.__name__.rsplit(".", 1)[-1], "params": cost.params,
                  "macs": cost.macs, "input": inputs, "min": f"{smallest}x{smallest}" if smallest else "-",
-                 "reference": reference(source.__doc__)})
+                 "reference": reference(source.__doc__), "weights": weights})
   return rows
 
 
 def markdown(rows: list[dict]) -> str:
-  lines = ["| model | family | parameters | MACs | input | min input | reference |", "|---|---|---|---|---|---|---|"]
+  lines = ["| model | family | parameters | MACs | input | min input | reference | weights from |",
+           "|---|---|---|---|---|---|---|---|"]
   lines += [f"| `{r['name']}` | {r['family']} | {r['params']:,} | {_si(r['macs'])} | {r['input']} | {r['min']} | "
-            f"{r['reference']} |" for r in rows]
+            f"{r['reference']} | {r['weights']} |" for r in rows]
   return "\n".join(lines)
 
 

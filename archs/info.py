@@ -103,6 +103,8 @@ class ModelInfo:
   output_size_field: str | None     # num_classes, vocab_size or num_outputs
   head: str | None                  # the top-level module holding the classifier (replaced when num_classes changes)
   reference: str                    # the first sentence of the model file's docstring
+  checkpoint: str | None = None     # whose preprocessing this is: None the reference's; archs.pretrained_info sets
+                                    # a checkpoint's (archs/weights/checkpoints.py)
 
 
 def reference(docstring: str | None) -> str:

@@ -13,6 +13,10 @@ them the three forms compute one function, equal to float rounding before and af
 state passed from one form to another is exact. The cost: un-normalized outputs grow up to 1/(1-gamma)
 (at most 2^(4+H)), harmless in float32 and bfloat16 (both have float32's exponent range).
 `head_norm='rms'` swaps the GroupNorm for torchscale HEAD's RMSNorm (still without its scalings).
+`score_norm='torchscale'` adds torchscale 0.3's scalings (the paper's Sec. 2.2 "retention score normalization" names
+the same three factors: the paper and torchscale agree on them; the default leaves them out for the reasons above)
+in the parallel and recurrent forms; with head_norm='rms' it is torchscale's RetNetDecoder (archs.load_pretrained's
+'torchscale' layout sets both).
 """
 from __future__ import annotations
 
@@ -27,7 +31,7 @@ from archs.layers.activations import swish
 from archs.layers.ffn import FeedForward
 from archs.layers.drop_path import dropped_residual
 from archs.layers.initializers import torch_linear_kernel_init
-from archs.layers.retention import MODES, retention, retention_decays, rotate
+from archs.layers.retention import MODES, SCORE_NORMS, retention, retention_decays, retention_torchscale, rotate
 from archs.registry import register_model
 
 # torchscale: xavier_uniform with gain 2^-2.5 (q, k, v, g) and 2^-1 (out); variance_scaling scale = gain^2.
@@ -60,9 +64,12 @@ class MultiScaleRetention(nn.Module):
   head_norm: str = "group"
   norm_eps: float = 1e-6
   dtype: jnp.dtype = jnp.float32
+  score_norm: str = "none"  # 'torchscale': torchscale 0.3's per-row scalings (archs/layers/retention.py)
 
   @nn.compact
   def __call__(self, x, mode: str = "parallel", chunk_size: int = 64, state=None, offset=0):
+    if self.score_norm not in SCORE_NORMS:
+      raise ValueError(f"unknown score_norm {self.score_norm!r}; accepted: {', '.join(SCORE_NORMS)}")
     if self.dim % self.num_heads or self.value_dim % self.num_heads:
       raise ValueError(f"dim {self.dim} and value_dim {self.value_dim} must divide by num_heads {self.num_heads}")
     b, length, _ = x.shape
@@ -80,7 +87,10 @@ class MultiScaleRetention(nn.Module):
     positions = offset + jnp.arange(length)
     q, k = rotate(q, positions), rotate(k, positions)
     gamma = jnp.asarray(retention_decays(h), jnp.float32)
-    y, state = retention(q, k, v, gamma, mode, chunk_size, state)
+    if self.score_norm == "torchscale":
+      y, state = retention_torchscale(q, k, v, gamma, mode, positions, state)
+    else:
+      y, state = retention(q, k, v, gamma, mode, chunk_size, state)
     y = head_norm(y, self.head_norm, self.norm_eps).transpose(0, 2, 1, 3).reshape(b, length, self.value_dim)
     out = nn.Dense(self.dim, use_bias=False, dtype=self.dtype, kernel_init=_OUT_INIT, name="out_proj")(swish(g) * y)
     return out, state
@@ -106,12 +116,13 @@ class RetNetBlock(nn.Module):
   drop_rate: float = 0.0
   drop_path_rate: float = 0.0
   dtype: jnp.dtype = jnp.float32
+  score_norm: str = "none"
 
   @nn.compact
   def __call__(self, x, mode="parallel", chunk_size=64, state=None, offset=0, train=False):
     norm = functools.partial(nn.RMSNorm, epsilon=self.norm_eps, dtype=self.dtype)
     y, state = MultiScaleRetention(self.dim, self.value_dim, self.num_heads, self.head_norm, self.norm_eps,
-                                   self.dtype, name="retention")(
+                                   self.dtype, self.score_norm, name="retention")(
                                        norm(name="retention_norm")(x), mode, chunk_size, state, offset)
 
     residual = functools.partial(dropped_residual, drop_rate=self.drop_rate, drop_path_rate=self.drop_path_rate,
@@ -143,6 +154,7 @@ class RetNet(nn.Module):
   drop_rate: float = 0.0
   drop_path_rate: float = 0.0  # linearly increasing over the layers, as torchscale
   dtype: jnp.dtype = jnp.float32
+  score_norm: str = "none"  # 'torchscale': torchscale 0.3's retention scalings (parallel and recurrent forms)
 
   def setup(self):
     # torchscale initializes both embedding and output projection with N(0, dim^-1/2); no embedding scale.
@@ -150,7 +162,8 @@ class RetNet(nn.Module):
     self.embed = nn.Embed(self.vocab_size, self.dim, embedding_init=init)
     rates = np.linspace(0.0, self.drop_path_rate, self.depth)
     self.blocks = [RetNetBlock(self.dim, self.value_dim, self.ffn_dim, self.num_heads, self.activation,
-                               self.head_norm, self.norm_eps, self.drop_rate, float(rate), self.dtype)
+                               self.head_norm, self.norm_eps, self.drop_rate, float(rate), self.dtype,
+                               self.score_norm)
                    for rate in rates]
     self.dropout = nn.Dropout(self.drop_rate)
     self.norm = nn.RMSNorm(epsilon=self.norm_eps, dtype=self.dtype)

@@ -158,3 +158,30 @@ def test_bad_mode_raises(tiny):
   model, variables, tokens = tiny
   with pytest.raises(ValueError, match="unknown mode"):
     model.apply(variables, tokens, mode="sequential")
+
+
+def test_torchscale_score_norm_is_the_papers_three_factors():
+  """score_norm='torchscale': parallel = R-tilde V with D-tilde = D / sqrt(row sum of D) and R-tilde = R / max(|row
+  sum of R|, 1) (paper Sec. 2.2, torchscale 0.3); recurrent = the D-tilde scaling alone (torchscale's decoding)."""
+  from archs.layers.retention import retention_torchscale  # noqa: PLC0415
+  q, k, v = _qkv(length=9)
+  gamma = retention_decays(3)
+  qn, kn, vn = (np.asarray(a, np.float64) for a in (q, k, v))
+  n = np.arange(9)
+  d = np.where(n[:, None] >= n[None, :], gamma[:, None, None] ** (n[:, None] - n[None, :]), 0.0)
+  r = np.einsum("bhnd,bhmd->bhnm", qn, kn) * (d / np.sqrt(d.sum(-1, keepdims=True)))[None]
+  clamp = np.maximum(np.abs(r.sum(-1, keepdims=True)), 1.0)
+  assert (clamp > 1).any() and (clamp == 1).any(), "the inputs should exercise both sides of the clamp"
+  g32, positions = jnp.asarray(gamma, jnp.float32), jnp.arange(9)
+  par, _ = retention_torchscale(q, k, v, g32, "parallel", positions)
+  rec, _ = retention_torchscale(q, k, v, g32, "recurrent", positions)
+  np.testing.assert_allclose(par, np.einsum("bhnm,bhme->bhne", r / clamp, vn), rtol=1e-5, atol=1e-5)
+  np.testing.assert_allclose(rec, np.einsum("bhnm,bhme->bhne", r, vn), rtol=1e-5, atol=1e-5)
+  with pytest.raises(ValueError, match="score_norm='torchscale' follows"):
+    retention_torchscale(q, k, v, g32, "chunkwise", positions)
+
+
+def test_unknown_score_norm_raises(tiny):
+  model, variables, tokens = tiny
+  with pytest.raises(ValueError, match="unknown score_norm 'paper'"):
+    model.clone(score_norm="paper").apply(variables, tokens)

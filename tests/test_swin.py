@@ -1,8 +1,7 @@
 """Swin Transformer: counts against timm/torchvision, windows and their masks against the paper's Fig. 4,
 locality of (shifted) window attention, padding, attention maps, and a run of the training program.
 
-Where torch and torchvision are installed (no dependency; skipped otherwise), our Swin's logits with
-torchvision's weights copied in equal torchvision's SwinTransformer's (measured 2e-7 apart).
+Logit parity with timm's and torchvision's SwinTransformer through the converter: tests/test_weights_transformers.py.
 """
 import json
 import math
@@ -138,48 +137,6 @@ def test_trains_through_the_training_program(tmp_path):
   train_losses = [e["loss"] for e in events if e["kind"] == "train"]
   assert train_losses[-1] < train_losses[0], f"one epoch on digits should lower the training loss: {train_losses}"
   assert summary["eval_loss"] < math.log(10), f"eval loss {summary['eval_loss']} not below chance (ln 10)"
-
-
-def torchvision_params_to_ours(sd, depths, heads, dim):
-  """torchvision SwinTransformer's state dict (numpy) -> our params."""
-  ln = lambda k: {"scale": sd[k + ".weight"], "bias": sd[k + ".bias"]}
-  dense = lambda k, bias=True: {"kernel": sd[k + ".weight"].T, **({"bias": sd[k + ".bias"]} if bias else {})}
-  p = {"patch_embed": {"kernel": sd["features.0.0.weight"].transpose(2, 3, 1, 0), "bias": sd["features.0.0.bias"]},
-       "patch_embed_norm": ln("features.0.2"), "norm": ln("norm"), "head": dense("head")}
-  for i, (depth, h) in enumerate(zip(depths, heads)):
-    d = dim * 2**i
-    if i > 0:
-      p[f"merge{i}"] = {"norm": ln(f"features.{2 * i}.norm"), "reduction": dense(f"features.{2 * i}.reduction", False)}
-    for j in range(depth):
-      k = f"features.{2 * i + 1}.{j}."
-      w, b = sd[k + "attn.qkv.weight"], sd[k + "attn.qkv.bias"]
-      attn = {n: {"kernel": w[m * d:(m + 1) * d].T.reshape(d, h, -1), "bias": b[m * d:(m + 1) * d].reshape(h, -1)}
-              for m, n in enumerate(("query", "key", "value"))}
-      attn["out"] = {"kernel": sd[k + "attn.proj.weight"].T.reshape(h, -1, d), "bias": sd[k + "attn.proj.bias"]}
-      p[f"stage{i}_block{j}"] = {"norm1": ln(k + "norm1"), "norm2": ln(k + "norm2"), "mlp": {
-          "wi": dense(k + "mlp.0"), "wo": dense(k + "mlp.3")},
-          "attn": {"relative_position_bias_table": sd[k + "attn.relative_position_bias_table"], "attn": attn}}
-  return p
-
-
-def test_matches_torchvision_with_its_weights():
-  """Runs where torch and torchvision are installed (not a dependency). At 64x64 no stage needs padding (where
-  torchvision pads without masking, the two differ by design)."""
-  torch = pytest.importorskip("torch")
-  tv = pytest.importorskip("torchvision")
-  torch.manual_seed(0)
-  depths, heads = (2, 2, 2), (2, 4, 4)
-  ref = tv.models.swin_transformer.SwinTransformer(patch_size=[4, 4], embed_dim=24, depths=list(depths),
-                                                   num_heads=list(heads), window_size=[4, 4], num_classes=5).eval()
-  with torch.no_grad():
-    for p in ref.parameters():
-      p.add_(0.05 * torch.randn_like(p))
-  sd = {k: v.detach().numpy() for k, v in ref.state_dict().items()}
-  model = SwinTransformer(depths=depths, num_heads=heads, embed_dim=24, window_size=4, num_classes=5)
-  x = np.random.default_rng(0).standard_normal((2, 64, 64, 3)).astype(np.float32)
-  ours = model.apply({"params": torchvision_params_to_ours(sd, depths, heads, 24)}, x)
-  want = ref(torch.from_numpy(x.transpose(0, 3, 1, 2))).detach().numpy()
-  np.testing.assert_allclose(ours, want, rtol=1e-4, atol=1e-5, err_msg="Swin logits differ from torchvision's")
 
 
 def test_swin_tiny_cost():

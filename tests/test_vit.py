@@ -1,8 +1,7 @@
 """Vision Transformer: counts against timm, the block against a numpy computation, position-embedding
 interpolation, attention maps, and a run of the training program.
 
-Where torch and timm are installed (they are no dependency; skipped otherwise), our ViT's logits with timm's
-weights copied in equal timm's VisionTransformer's (measured 3e-7 apart).
+Logit parity with timm's VisionTransformer through the converter: tests/test_weights_transformers.py.
 """
 import json
 import math
@@ -131,41 +130,6 @@ def test_trains_through_the_training_program(tmp_path):
   train_losses = [e["loss"] for e in events if e["kind"] == "train"]
   assert train_losses[-1] < train_losses[0], f"one epoch on digits should lower the training loss: {train_losses}"
   assert summary["eval_loss"] < math.log(10), f"eval loss {summary['eval_loss']} not below chance (ln 10)"
-
-
-def timm_params_to_ours(sd, depth, dim, heads):
-  """timm VisionTransformer's state dict (numpy) -> our params: qkv split into query/key/value per head."""
-  ln = lambda k: {"scale": sd[k + ".weight"], "bias": sd[k + ".bias"]}
-  dense = lambda k: {"kernel": sd[k + ".weight"].T, "bias": sd[k + ".bias"]}
-  p = {"patch_embed": {"kernel": sd["patch_embed.proj.weight"].transpose(2, 3, 1, 0), "bias": sd["patch_embed.proj.bias"]},
-       "pos_embed": sd["pos_embed"], "cls_token": sd["cls_token"], "norm": ln("norm"), "head": dense("head")}
-  for i in range(depth):
-    b = f"blocks.{i}."
-    w, bias = sd[b + "attn.qkv.weight"], sd[b + "attn.qkv.bias"]
-    attn = {n: {"kernel": w[j * dim:(j + 1) * dim].T.reshape(dim, heads, -1), "bias": bias[j * dim:(j + 1) * dim].reshape(heads, -1)}
-            for j, n in enumerate(("query", "key", "value"))}
-    attn["out"] = {"kernel": sd[b + "attn.proj.weight"].T.reshape(heads, -1, dim), "bias": sd[b + "attn.proj.bias"]}
-    p[f"block{i}"] = {"norm1": ln(b + "norm1"), "norm2": ln(b + "norm2"), "attn": attn,
-                      "mlp": {"wi": dense(b + "mlp.fc1"), "wo": dense(b + "mlp.fc2")}}
-  return p
-
-
-def test_matches_timm_with_its_weights():
-  """Runs where torch and timm are installed (not a dependency): equal logits with timm's weights copied in."""
-  torch = pytest.importorskip("torch")
-  timm = pytest.importorskip("timm")
-  torch.manual_seed(0)
-  ref = timm.models.vision_transformer.VisionTransformer(img_size=32, patch_size=8, embed_dim=48, depth=2,
-                                                         num_heads=3, num_classes=5).eval()
-  with torch.no_grad():
-    for p in ref.parameters():
-      p.add_(0.05 * torch.randn_like(p))  # timm zero-initialises biases and the head
-  sd = {k: v.detach().numpy() for k, v in ref.state_dict().items()}
-  model = VisionTransformer(patch_size=8, embed_dim=48, depth=2, num_heads=3, img_size=32, num_classes=5)
-  x = np.random.default_rng(0).standard_normal((2, 32, 32, 3)).astype(np.float32)
-  ours = model.apply({"params": timm_params_to_ours(sd, 2, 48, 3)}, x)
-  want = ref(torch.from_numpy(x.transpose(0, 3, 1, 2))).detach().numpy()
-  np.testing.assert_allclose(ours, want, rtol=1e-4, atol=1e-5, err_msg="ViT logits differ from timm's")
 
 
 def test_vit_base_cost():

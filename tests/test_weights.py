@@ -1,4 +1,7 @@
-"""The weight converter's conventions and checks, and torch-free saving of variables (no torch needed)."""
+"""The weight converter's conventions and checks, torch-free saving of variables, and each checkpoint's
+preprocessing record (no torch needed)."""
+import dataclasses
+
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
@@ -8,6 +11,8 @@ import pytest
 import archs
 from archs.weights import ConversionError, Layout, Rule, convert_state_dict
 from archs.weights.files import resolve_source
+
+PREPROCESSING = ("input_size", "crop_pct", "interpolation", "mean", "std", "checkpoint")
 
 
 class Tiny(nn.Module):
@@ -128,3 +133,53 @@ def test_load_pretrained_from_npz_state_dict_without_torch(tmp_path):
   np.testing.assert_array_equal(variables["params"]["fc"]["kernel"], sd["fc.weight"].T)
   np.testing.assert_array_equal(variables["batch_stats"]["layer2_0"]["downsample"]["bn"]["var"],
                                 sd["layer2.0.downsample.1.running_var"])
+
+
+def test_pretrained_info_knows_each_checkpoints_preprocessing():
+  """torchvision's V1 and V2 ResNet-50 weights differ (resize 256 vs 232 before the 224 crop); a file named as the
+  download gets its checkpoint's record; any other file the model's reference record."""
+  v1 = archs.pretrained_info("resnet50", "torchvision:ResNet50_Weights.IMAGENET1K_V1")
+  v2 = archs.pretrained_info("resnet50", "torchvision:ResNet50_Weights.IMAGENET1K_V2")
+  assert (v1.crop_pct, v2.crop_pct) == (224 / 256, 224 / 232) and v1.interpolation == v2.interpolation == "bilinear"
+  assert archs.pretrained_info("resnet50", "/cache/resnet50-11ad3fa6.pth") == v2, "V2's download file name"
+  timm_vit = archs.pretrained_info("vit_base_patch16_224", "hf-hub:timm/vit_base_patch16_224.augreg2_in21k_ft_in1k")
+  assert (timm_vit.mean, timm_vit.crop_pct, timm_vit.interpolation) == ((0.5,) * 3, 0.9, "bicubic")
+  assert archs.pretrained_info("convnext_tiny", "timm--convnext_tiny.in12k_ft_in1k_384.safetensors").input_size == (
+      (384, 384, 3),), "the cache name of an hf-hub download, a 384 checkpoint"
+  vgg = archs.pretrained_info("vgg16", "torchvision:VGG16_Weights.IMAGENET1K_FEATURES")
+  np.testing.assert_allclose(vgg.std, 1 / 255, rtol=1e-6, err_msg="amdegroot's features: 0..255 pixels")
+  reference = archs.model_info("resnet50")
+  assert archs.pretrained_info("resnet50", "my_resnet.pth") == reference and reference.checkpoint is None
+  assert v2.checkpoint == "torchvision:ResNet50_Weights.IMAGENET1K_V2"
+  assert dataclasses.replace(v2, **{f: getattr(reference, f) for f in PREPROCESSING}) == reference, \
+      "only the preprocessing fields differ from the model's record"
+
+
+def test_save_variables_keeps_the_record_and_load_variables_ignores_it(tmp_path):
+  variables = {"params": {"fc": {"kernel": np.ones((2, 3), np.float32)}}}
+  record = archs.pretrained_info("resnet50", "torchvision:ResNet50_Weights.IMAGENET1K_V2")
+  archs.save_variables(tmp_path / "r.npz", variables, info=record)
+  archs.save_variables(tmp_path / "plain.npz", variables)
+  assert archs.pretrained_info("resnet50", tmp_path / "r.npz") == record
+  assert archs.pretrained_info("resnet50", tmp_path / "plain.npz") == archs.model_info("resnet50")
+  loaded = archs.load_variables(tmp_path / "r.npz")
+  assert jax.tree.structure(loaded) == jax.tree.structure(variables), "the record is no variable"
+
+
+def test_train_preprocesses_as_the_init_from_checkpoint_and_export_records_it():
+  """init_from='torchvision:ResNet50_Weights.IMAGENET1K_V2': the eval crop is V2's 224 of 232, not the reference
+  record's 0.875; the exported record is what the run used."""
+  from train import data, defaults, pipeline  # noqa: PLC0415
+  config = defaults.load_config("resnet50")
+  config.model, config.dataset, config.image_size = "resnet50", "imagenette", 160
+  scratch = pipeline.ImageTransform(config.aug, 160, 3, "imagenette", False, "resnet50")
+  assert scratch.aug["crop_pct"] == archs.model_info("resnet50").crop_pct == 0.875, "from scratch: the reference's"
+  config.init_from = "torchvision:ResNet50_Weights.IMAGENET1K_V2"
+  tuned = pipeline.ImageTransform(config.aug, 160, 3, "imagenette", False, "resnet50", True, config.init_from)
+  assert tuned.aug["crop_pct"] == 224 / 232 and tuned.mean == archs.model_info("resnet50").mean
+  vgg = pipeline.preprocessing(config.aug, None, "vgg16", True, "torchvision:VGG16_Weights.IMAGENET1K_FEATURES")
+  np.testing.assert_allclose(vgg["std"], 1 / 255, rtol=1e-6, err_msg="that checkpoint's own statistics")
+  record = data.preprocessing_record(config)
+  assert (record.crop_pct, record.mean, record.input_size) == (224 / 232, tuned.mean, ((160, 160, 3),))
+  config.dataset = "digits"
+  assert data.preprocessing_record(config) is None, "digits are 8x8 arrays standardised at load: no pixel record"

@@ -18,6 +18,7 @@ train batch is dropped; evaluation pads the last batch and masks the padding, so
 """
 from __future__ import annotations
 
+import dataclasses
 import gzip
 import os
 
@@ -25,7 +26,8 @@ import grain
 import jax
 import numpy as np
 
-from train import errors, pipeline
+import archs
+from train import errors, pipeline, transforms
 
 BUILTIN = ("digits", "synthetic")
 _DIGITS = os.path.join(os.path.dirname(__file__), "data", "digits.csv.gz")
@@ -84,7 +86,7 @@ def digits_input(images: np.ndarray, config, stats=None):
   images = _channels(_resize(images, config.image_size), config.image_channels, "digits")
   if stats is None:
     own = (images[:DIGITS_TRAIN].mean(),), (images[:DIGITS_TRAIN].std(),)
-    filled = pipeline.preprocessing(config.aug, own, config.model, bool(config.init_from))
+    filled = pipeline.preprocessing(config.aug, own, config.model, bool(config.init_from), config.init_from)
     for key in ("mean", "std"):
       if len(filled[key]) not in (1, config.image_channels):
         raise errors.UserError(f"aug.{key}={filled[key]} for {config.image_channels}-channel digits; accepted: 1 "
@@ -159,6 +161,19 @@ def load_tfds(config):
   return TfdsImages(train), TfdsImages(test), {"num_classes": num_classes, "decoded": name}
 
 
+def preprocessing_record(config):
+  """archs.ModelInfo of the run's model with the pixel preprocessing its evaluation used (for save_variables'
+  `info`): the image size and the mean/std, crop_pct and interpolation ImageTransform fills in. None for the
+  built-in data (digits are 8x8 arrays standardised at load, synthetic data is noise)."""
+  if config.dataset in BUILTIN or archs.model_info(config.model).task != "image":
+    return None
+  filled = pipeline.preprocessing(config.aug, transforms.dataset_mean_std(config.dataset.removeprefix("tfds:")),
+                                  config.model, bool(config.init_from), config.init_from)
+  return dataclasses.replace(
+      archs.model_info(config.model), input_size=((config.image_size, config.image_size, config.image_channels),),
+      checkpoint=f"a {config.model} run on {config.dataset}", **filled)
+
+
 def image_classification(config):
   """(train, eval, info) sources of {'image', 'label'}, the whole data set."""
   loader = {"digits": load_digits, "synthetic": load_synthetic}.get(config.dataset, load_tfds)
@@ -166,7 +181,7 @@ def image_classification(config):
   if "decoded" in info:  # uint8 images as stored: resized, cropped, augmented and normalized in the workers
     transform = pipeline.ImageTransform(config.aug, config.image_size, config.image_channels,
                                         info.pop("decoded"), bool(config.augment), config.model,
-                                        bool(config.init_from))
+                                        bool(config.init_from), config.init_from)
     train, test = pipeline.Transformed(train, transform), pipeline.Transformed(test, transform)
   return train, test, info
 

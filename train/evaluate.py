@@ -56,7 +56,7 @@ def export(run: analyze_run.Run, path: str, deploy: bool = False) -> dict:
       raise errors.UserError(f"--deploy: model {run.config.model!r} has no deploy form; accepted: "
                              f"{', '.join(m for m in archs.list_models() if archs.get_to_deploy(m))}")
     variables, kwargs = to_deploy(variables), {**kwargs, "deploy": True}
-  archs.save_variables(path, variables)
+  archs.save_variables(path, variables, info=data.preprocessing_record(run.config))  # pretrained_info reads it
   spec = {"model": run.config.model, "kwargs": kwargs, "step": run.step}
   with open(path.removesuffix(".npz") + ".json", "w") as f:
     json.dump(spec, f, indent=2)

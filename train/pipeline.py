@@ -27,7 +27,7 @@ from train import errors, transforms as T
 CROPS = ("pad", "random_resized", "none")
 
 
-def preprocessing(aug, own_stats, model: str = "", from_reference: bool = False) -> dict:
+def preprocessing(aug, own_stats, model: str = "", from_reference: bool = False, checkpoint: str = "") -> dict:
   """aug's mean, std, crop_pct and interpolation, each filled in where aug leaves it unset ((), 0, '').
 
   Normalisation: a run from a reference checkpoint (`from_reference`, init_from) takes its reference's mean/std
@@ -36,9 +36,11 @@ def preprocessing(aug, own_stats, model: str = "", from_reference: bool = False)
   and scale the data it sees (ImageNet's numbers would leave MNIST's mean near -1.5); any other data set (ImageNet,
   Imagenette, ...) takes the model's reference's (ImageNet's where the model has none). Crop and interpolation:
   the small data sets with statistics of their own are seen whole (crop_pct 1, bilinear), any other takes the
-  model's reference's evaluation crop and interpolation.
+  model's reference's evaluation crop and interpolation. `checkpoint` (init_from's source): its own record
+  (archs.pretrained_info: e.g. torchvision's V2 ResNet-50 crops 224 of 232) instead of the model's reference's.
   """
-  info = archs.model_info(model) if model and (from_reference or own_stats is None) else None
+  wanted = model and (from_reference or own_stats is None)
+  info = (archs.pretrained_info(model, checkpoint) if checkpoint else archs.model_info(model)) if wanted else None
   reference = (info.mean, info.std) if info is not None and info.mean else None
   if from_reference and reference:
     stats = reference
@@ -55,10 +57,11 @@ class ImageTransform:
   """Picklable (worker processes) transforms of {'image': uint8 HWC, 'label'} examples to float32 images."""
 
   def __init__(self, aug, image_size: int, channels: int, dataset: str, augment: bool, model: str = "",
-               from_reference: bool = False):
-    """`model`, `from_reference`: what fills aug's unset mean/std/crop_pct/interpolation (`preprocessing`)."""
+               from_reference: bool = False, checkpoint: str = ""):
+    """`model`, `from_reference`, `checkpoint`: what fills aug's unset mean/std/crop_pct/interpolation
+    (`preprocessing`)."""
     errors.check_name("aug.crop", aug.crop, CROPS)
-    filled = preprocessing(aug, T.dataset_mean_std(dataset), model, from_reference)
+    filled = preprocessing(aug, T.dataset_mean_std(dataset), model, from_reference, checkpoint)
     errors.check_name("aug.interpolation", filled["interpolation"], T.INTERPOLATIONS)
     self.mean, self.std = filled["mean"], filled["std"]
     if len(self.mean) != len(self.std):

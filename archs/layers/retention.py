@@ -17,6 +17,7 @@ import jax.numpy as jnp
 import numpy as np
 
 MODES = ("parallel", "recurrent", "chunkwise")
+SCORE_NORMS = ("none", "torchscale")
 
 
 def retention_decays(num_heads: int) -> np.ndarray:
@@ -146,3 +147,31 @@ def retention(q, k, v, gamma, mode: str = "parallel", chunk_size: int = 64, stat
   if mode == "chunkwise":
     return retention_chunkwise(q, k, v, gamma, chunk_size, state)
   raise ValueError(f"unknown retention mode {mode!r}; accepted: {', '.join(MODES)}")
+
+
+def _decay_row_norm(gamma, positions):
+  """sqrt(sum_{i <= n} gamma^i) = sqrt((1 - gamma^(n+1)) / (1 - gamma)) at absolute position n: (H, L)."""
+  n1 = positions.astype(jnp.float32)[None, :] + 1.0
+  return jnp.sqrt(-jnp.expm1(jnp.log(gamma)[:, None] * n1) / (1.0 - gamma)[:, None])
+
+
+def retention_torchscale(q, k, v, gamma, mode: str, positions, state=None):
+  """Retention with torchscale 0.3's score scalings (the paper's "retention score normalization", Sec. 2.2).
+
+  Parallel: D-tilde_nm = D_nm / sqrt(sum_m D_nm), R = Q K^T * D-tilde, each row divided by max(|sum_m R_nm|, 1).
+  Recurrent (torchscale's decoding): the state divided by sqrt(sum_i gamma^i), without the clamp. Both are
+  positive per-row factors of the unscaled form (a following per-head norm cancels them up to its eps), so the
+  state passed between calls stays the unscaled S. torchscale's chunkwise form scales chunk by chunk: not
+  offered. `positions` (L,) are the absolute positions; in the parallel form the clamp sums this call's keys.
+  """
+  norm = _decay_row_norm(gamma, positions).astype(q.dtype)[None, :, :, None]  # (1, H, L, 1)
+  if mode == "recurrent":
+    out, state = retention_recurrent(q, k, v, gamma, state)
+    return out / norm, state
+  if mode != "parallel":
+    raise ValueError(f"score_norm='torchscale' follows torchscale's parallel and recurrent forms; got mode {mode!r} "
+                     "(accepted: 'parallel', 'recurrent'; or score_norm='none' for every form)")
+  scores = jnp.einsum("bhnd,bhmd->bhnm", q, k) * decay_mask(gamma, q.shape[-2]).astype(q.dtype)
+  out = _with_state(jnp.einsum("bhnm,bhme->bhne", scores, v), q, gamma, state) / norm
+  clamp = jnp.maximum(jnp.abs(scores.sum(-1, keepdims=True) / norm), 1.0)
+  return out / clamp, _final_state(k, v, gamma, state)

@@ -57,7 +57,11 @@ class Layout:
   init_input: Callable[[], Any] | None = None  # inputs for model.init when they are not images
   key_map: Callable[[str], str] | None = None  # renames keys before the rules see them (e.g. nn.LSTM's flat names)
   options_from: Callable[[Mapping[str, Any]], dict] | None = None  # model sizes read off the checkpoint
+  prepare: Callable[[Mapping[str, Any]], dict] | None = None  # rewrites the state_dict first (splits a fused qkv)
   note: str = ""
+
+  def prepared(self, state_dict: Mapping[str, Any]) -> Mapping[str, Any]:
+    return self.prepare(state_dict) if self.prepare is not None else state_dict
 
 
 def flatten(tree: Mapping, prefix: str = "") -> dict[str, Any]:
@@ -96,6 +100,21 @@ def flatten_chw(channels: int) -> Callable:
   return transform
 
 
+def split_fused(state_dict: Mapping[str, Any], fused: str, names: tuple[str, ...]) -> dict:
+  """Every `<module>.<fused>.weight/bias` (re.fullmatch of `<module>.<fused>`) cut along its output axis into equal
+  parts `<module>.<name>.weight/bias` (timm's and torchvision's fused attention input projection `qkv`)."""
+  out = {}
+  for key, value in state_dict.items():
+    module, _, leaf = key.rpartition(".")
+    head, _, last = module.rpartition(".")
+    if last != fused:
+      out[key] = value
+      continue
+    for name, part in zip(names, np.split(np.asarray(value), len(names), axis=0)):
+      out[f"{head}.{name}.{leaf}" if head else f"{name}.{leaf}"] = part
+  return out
+
+
 def _place_weight(w: np.ndarray, our_leaves: set[str]) -> tuple[str, np.ndarray]:
   if "kernel" in our_leaves:
     if w.ndim == 4:
@@ -112,18 +131,19 @@ def _place_weight(w: np.ndarray, our_leaves: set[str]) -> tuple[str, np.ndarray]
 
 
 def _destination(rule: Rule, module: str, leaf: str, w: np.ndarray, ours: dict[str, set[str]]):
-  """(collection/path, array) for one reference tensor matched by `rule` to our module `module`."""
+  """(collection/path, array) for one reference tensor matched by `rule` to our module `module` ('' = the top)."""
   leaves = ours.get(module, set())
+  at = lambda collection, name: "/".join(p for p in (collection, module, name) if p)
   if leaf in rule.leaves:
-    return f"params/{module}/{rule.leaves[leaf]}", w
+    return at("params", rule.leaves[leaf]), w
   if leaf == "weight":
     if rule.transform is not None:
-      return f"params/{module}/kernel", rule.transform(w)
+      return at("params", "kernel"), rule.transform(w)
     name, w = _place_weight(w, leaves)
-    return f"params/{module}/{name}", w
+    return at("params", name), w
   if leaf in ("running_mean", "running_var"):
-    return f"batch_stats/{module}/{leaf[len('running_'):]}", w
-  return f"params/{module}/{leaf}", w
+    return at("batch_stats", leaf[len("running_"):]), w
+  return at("params", leaf), w
 
 
 def unmatched_keys(state_dict: Mapping[str, Any], layout: Layout) -> list[str]:
@@ -131,7 +151,7 @@ def unmatched_keys(state_dict: Mapping[str, Any], layout: Layout) -> list[str]:
   rules = [re.compile(r.pattern) for r in layout.rules]
   ignore = [re.compile(p) for p in layout.ignore]
   out = []
-  for key in state_dict:
+  for key in layout.prepared(state_dict):
     module, _, leaf = (layout.key_map(key) if layout.key_map else key).rpartition(".")
     if leaf not in IGNORED_LEAVES and not any(p.fullmatch(key) for p in ignore) and \
         not any(r.fullmatch(module) for r in rules):
@@ -147,6 +167,7 @@ def convert_state_dict(state_dict: Mapping[str, np.ndarray], target: Mapping, la
   result (the caller initialises them). Returns a variables tree of float32 numpy arrays.
   """
   shapes = {p: tuple(v.shape) for p, v in flatten(target).items()}
+  state_dict = layout.prepared(state_dict)
   ours: dict[str, set[str]] = {}
   for path in shapes:
     _, *module, leaf = path.split("/")

@@ -1,6 +1,7 @@
 """Reading reference checkpoints and saving converted variables; torch is imported only to read .pth/.bin files."""
 from __future__ import annotations
 
+import json
 import os
 import pathlib
 import urllib.request
@@ -26,7 +27,7 @@ def read_state_dict(path) -> dict[str, np.ndarray]:
     state = load_file(str(path))
   elif suffix == ".npz":
     with np.load(path) as data:
-      state = {k: data[k] for k in data.files}
+      state = {k: data[k] for k in data.files if k != INFO_KEY}
   elif suffix in (".pth", ".pt", ".bin", ".ckpt"):
     try:
       import torch  # noqa: PLC0415 (only to unpickle torch checkpoints)
@@ -87,9 +88,19 @@ def resolve_source(source) -> pathlib.Path:
   return target
 
 
-def save_variables(path, variables) -> None:
-  """Writes a variables tree ({'params', 'batch_stats', ...}) to a torch-free .npz file."""
+INFO_KEY = "__info__"  # the preprocessing record save_variables keeps in the .npz beside the variables
+_RECORD_FIELDS = ("input_size", "crop_pct", "interpolation", "mean", "std", "checkpoint")
+
+
+def save_variables(path, variables, info=None) -> None:
+  """Writes a variables tree ({'params', 'batch_stats', ...}) to a torch-free .npz file.
+
+  `info` (an archs.ModelInfo, e.g. from archs.pretrained_info) stores its preprocessing fields (input size, crop_pct,
+  interpolation, mean/std, checkpoint) in the same file; `pretrained_info(name, path)` reads them back.
+  """
   flat = {k: np.asarray(v) for k, v in flatten(variables).items()}
+  if info is not None:
+    flat[INFO_KEY] = np.asarray(json.dumps({f: getattr(info, f) for f in _RECORD_FIELDS}))
   with open(path, "wb") as f:
     np.savez(f, **flat)
 
@@ -97,4 +108,19 @@ def save_variables(path, variables) -> None:
 def load_variables(path) -> dict:
   """The variables tree `save_variables` wrote (numpy arrays; pass it to model.apply as is)."""
   with np.load(path) as data:
-    return unflatten({k: data[k] for k in data.files})
+    return unflatten({k: data[k] for k in data.files if k != INFO_KEY})
+
+
+def _tuples(value):
+  return tuple(_tuples(v) for v in value) if isinstance(value, list) else value
+
+
+def saved_record(path) -> dict | None:
+  """The preprocessing fields save_variables stored in the .npz at `path` (None: none stored, or not such a file)."""
+  path = pathlib.Path(path)
+  if path.suffix.lower() != ".npz" or not path.is_file():
+    return None
+  with np.load(path) as data:
+    if INFO_KEY not in data.files:
+      return None
+    return {k: _tuples(v) for k, v in json.loads(str(data[INFO_KEY])).items()}

@@ -2,12 +2,14 @@
 from __future__ import annotations
 
 from archs.weights import (pytorchcv_layouts, sequence_layouts, timm_layouts, torchvision_layouts,
-                           vanillanet_layouts)
+                           vanillanet_layouts, vision_transformer_layouts as vt)
 from archs.weights.convert import Layout
 
-_FAMILIES = (("torchvision", torchvision_layouts.LAYOUTS), ("timm", timm_layouts.LAYOUTS),
+_FAMILIES = (("torchvision", {**torchvision_layouts.LAYOUTS, **vt.TORCHVISION_LAYOUTS}),
+             ("timm", {**timm_layouts.LAYOUTS, **vt.TIMM_LAYOUTS}),
              ("pytorchcv", pytorchcv_layouts.LAYOUTS), ("vanillanet", vanillanet_layouts.TRAIN_LAYOUTS),
-             ("vanillanet_deploy", vanillanet_layouts.DEPLOY_LAYOUTS), ("torch", sequence_layouts.LAYOUTS))
+             ("vanillanet_deploy", vanillanet_layouts.DEPLOY_LAYOUTS), ("torch", sequence_layouts.LAYOUTS),
+             ("torchscale", sequence_layouts.RETNET_LAYOUTS))
 
 
 def for_model(name: str) -> dict[str, Layout]:

@@ -1,6 +1,7 @@
 """`load_pretrained(name, source)`: a reference checkpoint converted into one of our models' variables."""
 from __future__ import annotations
 
+import dataclasses
 import re
 from typing import Mapping
 
@@ -11,7 +12,8 @@ import numpy as np
 from archs.registry import create_model
 from archs.weights import layouts
 from archs.weights.convert import ConversionError, Layout, convert_state_dict, flatten, unflatten, unmatched_keys
-from archs.weights.files import read_state_dict, resolve_source
+from archs.weights import checkpoints
+from archs.weights.files import read_state_dict, resolve_source, saved_record
 
 
 def checkpoint_num_classes(state_dict: Mapping[str, np.ndarray], layout: Layout) -> int | None:
@@ -90,3 +92,19 @@ def load_pretrained(name: str, source, *, layout: str | None = None, seed: int =
     except ConversionError as e:
       errors.append(f"[{family}] {e}")
   raise ConversionError(f"{path.name} fits no layout of {name!r}: " + " | ".join(errors))
+
+
+def pretrained_info(name: str, source):
+  """archs.model_info(name) with the preprocessing of the checkpoint `source` (what load_pretrained(name, source)
+  loads): input size, crop_pct, interpolation, mean/std, and `checkpoint`, the table entry they come from.
+
+  A known hub name ('torchvision:ResNet50_Weights.IMAGENET1K_V2', 'hf-hub:timm/vit_base_patch16_224.augreg2_in21k_ft_in1k')
+  or a file named as its download is looked up in archs/weights/checkpoints.py; a .npz that save_variables wrote with
+  `info` gives the record stored in it; any other file, the model's reference record (checkpoint None). Offline:
+  nothing is downloaded.
+  """
+  from archs.info import model_info  # noqa: PLC0415 (info imports every model file's registry entry)
+  base = model_info(name)
+  key = checkpoints.checkpoint_key(source)
+  fields = checkpoints.preprocessing(key, base.image_channels or 3) if key else saved_record(source)
+  return dataclasses.replace(base, **fields) if fields else base
