@@ -3,7 +3,7 @@
 shortcuts keep the surface of a deep net smooth and convex-looking).
 
   python -m experiments.plain_vs_resnet [--depths 20 56] [--seeds 0] [--dry_run]
-Per net: `train.main` with experiments/configs/digits_cnn.py:{resnet,plain}<depth>_cifar (16x16x3, 10 epochs),
+Per net: `train.main` with experiments/configs/digits_cnn.py:{resnet,plain}<depth>_cifar (8x8x3, 10 epochs),
 `train.analyze curves` and `train.analyze landscape` (2-D, filter-normalised directions). Writes
 ROOT/plain_vs_resnet/<net>_s<seed>/, results.md / results.json there, docs/experiments/plain_vs_resnet_*.png.
 """
@@ -60,7 +60,7 @@ def report(root: str, docs: str, timings: dict) -> str:
     land = landscape_stats(os.path.join(w, "analysis", "landscape_2d.npz"))
     r = {"run": name, "model": summary["model"], "eval_accuracy": summary["eval_accuracy"],
          "final_train_loss": float(train_loss[-1, 1]) if len(train_loss) else None,
-         "num_params": summary["num_params"], "landscape": land, "train_s": timings.get(f"{name}.train"),
+         "num_params": summary["num_params"], "landscape": land, "train_s": summary.get("wall_seconds"),
          "landscape_s": timings.get(f"{name}.landscape")}
     data.append(r)
     rows.append([f"`{name}`", f"{100 * r['eval_accuracy']:.2f}%", common.fmt(r["final_train_loss"], ".4f"),

@@ -28,7 +28,7 @@ def run_name(schedule: str, act_num: int, seed: int) -> str:
   return f"{schedule}_act{act_num}_s{seed}"
 
 
-def plan(root: str, seeds, act_nums, schedules=SCHEDULES):
+def plan(root: str, seeds, act_nums, schedules=SCHEDULES, analyses=("hessian", "landscape")):
   """(label, command, done-file) for every step, in order: the act_num 3 pair first, the key comparison."""
   order = sorted(act_nums, key=lambda n: (n != 3, n))
   steps = []
@@ -38,11 +38,13 @@ def plan(root: str, seeds, act_nums, schedules=SCHEDULES):
         name = run_name(schedule, act_num, seed)
         w = os.path.join(root, name)
         steps += [(f"{name}.train", common.train(f"{CONFIG}:act{act_num}{SCHEDULES[schedule]}", w,
-                                                 f"--config.seed={seed}"), os.path.join(w, "summary.json")),
-                  (f"{name}.hessian", common.analyze("hessian", w, *HESSIAN),
-                   os.path.join(w, "analysis", "hessian_final.json")),
-                  (f"{name}.landscape", common.analyze("landscape", w, *LANDSCAPE),
-                   os.path.join(w, "analysis", "landscape_1d.npz"))]
+                                                 f"--config.seed={seed}"), os.path.join(w, "summary.json"))]
+        if "hessian" in analyses:
+          steps.append((f"{name}.hessian", common.analyze("hessian", w, *HESSIAN),
+                        os.path.join(w, "analysis", "hessian_final.json")))
+        if "landscape" in analyses:
+          steps.append((f"{name}.landscape", common.analyze("landscape", w, *LANDSCAPE),
+                        os.path.join(w, "analysis", "landscape_1d.npz")))
   return steps
 
 
@@ -61,7 +63,7 @@ def report(root: str, docs: str, timings: dict) -> str:
          "eval_accuracy": summary["eval_accuracy"], "eval_loss": summary.get("eval_loss"),
          "num_params": summary["num_params"], "top_eigenvalue": top, "trace": hess.get("trace"),
          "rise_0.5": common.rise(os.path.join(w, "analysis", "landscape_1d.npz"), 0.5),
-         "train_s": timings.get(f"{name}.train"), "hessian_s": timings.get(f"{name}.hessian"),
+         "train_s": summary.get("wall_seconds"), "hessian_s": timings.get(f"{name}.hessian"),
          "landscape_s": timings.get(f"{name}.landscape")}
     data.append(r)
     rows.append([f"`{name}`", r["act_num"], schedule, f"{100 * r['eval_accuracy']:.2f}%", f"{r['num_params']:,}",
@@ -115,12 +117,14 @@ def main(argv=None) -> int:
   p.add_argument("--seeds", type=int, nargs="+", default=[0])
   p.add_argument("--act_nums", type=int, nargs="+", default=[0, 1, 2, 3, 4])
   p.add_argument("--schedules", nargs="+", choices=tuple(SCHEDULES), default=list(SCHEDULES))
+  p.add_argument("--analyses", nargs="*", choices=("hessian", "landscape"), default=["hessian", "landscape"],
+                 help="after each training (none: train only)")
   a = p.parse_args(argv)
   root = os.path.join(a.root, "vanillanet")
   runner = common.Runner(root, a.dry_run)
-  for label, cmd, done in plan(root, a.seeds, a.act_nums, a.schedules):
+  for label, cmd, done in plan(root, a.seeds, a.act_nums, a.schedules, a.analyses):
     runner(label, cmd, done)
-    if not a.dry_run and label.endswith(".landscape"):
+    if not a.dry_run and not label.endswith(".train"):
       report(root, a.docs, runner.timings)   # the table grows as runs finish
   if not a.dry_run:
     print(report(root, a.docs, runner.timings))
