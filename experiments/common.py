@@ -83,8 +83,11 @@ def read_metrics(workdir: str) -> list[dict]:
 
 
 def curve(events: list[dict], kind: str, key: str) -> np.ndarray:
-  """(n, 2) array of (epoch, value) for the `kind` ('train' / 'eval') events that hold `key`."""
-  return np.array([(e["epoch"], e[key]) for e in events if e.get("kind") == kind and key in e], dtype=float)
+  """(n, 2) array of (epoch, value) for the `kind` ('train' / 'eval') events that hold `key` (train events carry
+  only their step: the epoch is step / the steps per epoch of the eval events, which carry both)."""
+  per_epoch = next((e["step"] / e["epoch"] for e in events if e.get("epoch")), 1.0)
+  return np.array([(e["step"] / per_epoch, e[key]) for e in events if e.get("kind") == kind and key in e],
+                  dtype=float)
 
 
 def rise(npz_path: str, at: float) -> float | None:

@@ -30,7 +30,7 @@ def run_name(schedule: str, act_num: int, seed: int) -> str:
 
 def plan(root: str, seeds, act_nums, schedules=SCHEDULES, analyses=("hessian", "landscape")):
   """(label, command, done-file) for every step, in order: the act_num 3 pair first, the key comparison."""
-  order = sorted(act_nums, key=lambda n: (n != 3, n))
+  order = sorted(act_nums, key=lambda n: n != 3)  # stable: otherwise in the given order
   steps = []
   for seed in seeds:
     for act_num in order:

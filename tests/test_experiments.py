@@ -88,3 +88,9 @@ def test_one_tiny_chart_end_to_end(tmp_path):
   assert set(timings) == {"mlp.train", "compare"}
   again = subprocess.run(args, capture_output=True, text=True, check=True).stdout
   assert "[mlp.train] done already" in again
+
+
+def test_curve_puts_train_events_on_the_epoch_axis_of_the_eval_events():
+  events = [{"kind": "train", "step": 22, "loss": 1.0}, {"kind": "eval", "step": 22, "loss": 2.0, "epoch": 1},
+            {"kind": "train", "step": 44, "loss": 0.5}]
+  assert common.curve(events, "train", "loss").tolist() == [[1.0, 1.0], [2.0, 0.5]]
