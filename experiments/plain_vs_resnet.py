@@ -101,13 +101,14 @@ def figures(root: str, docs: str, data: list[dict]) -> None:
     d = np.load(os.path.join(root, r["run"], "analysis", "landscape_2d.npz"))
     n = len(d["axis"])
     x, y = np.meshgrid(d["axis"], d["axis"], indexing="ij")
-    cs = ax.contour(x, y, np.log10(d["loss"].reshape(n, n)), levels=np.arange(-2, 1.51, 0.25), cmap="viridis")
+    cs = ax.contour(x, y, np.log10(d["loss"].reshape(n, n)), levels=np.arange(-3, 1.51, 0.25), cmap="viridis",
+                    linewidths=0.8)
     ax.plot([0], [0], "k+")
     ax.set_title(r["model"], fontsize=9)
     ax.set_xticks([-1, 0, 1])
     ax.set_yticks([-1, 0, 1])
   fig.colorbar(cs, ax=list(axes[0]), label="log10 loss", shrink=0.8)
-  fig.savefig(os.path.join(docs, "plain_vs_resnet_landscape_2d.png"), dpi=80)
+  fig.savefig(os.path.join(docs, "plain_vs_resnet_landscape_2d.png"), dpi=72)
   plt.close(fig)
 
 
