@@ -124,16 +124,21 @@ def project(model, variables, x, layer: str | None = None, rule: str = "guided",
   Images are independent (eval mode), so one backward pass projects them all.
   """
   fn = _target_fn(model, variables, layer, kwargs)
-  out, backward = jax.vjp(with_relu_rule(fn, rule), x)
-  flat = out.reshape(out.shape[0], -1, out.shape[-1])
-  if channel is None:
-    channel = jnp.argmax(flat.max(axis=1), axis=-1)
-  channel = jnp.broadcast_to(jnp.asarray(channel), (flat.shape[0],))
-  if not bool(jnp.all((channel >= 0) & (channel < flat.shape[-1]))):
-    raise ValueError(f"channel {np.asarray(channel).tolist()}; accepted: 0..{flat.shape[-1] - 1}")
-  rows = jnp.arange(flat.shape[0])
-  position = jnp.argmax(flat[rows, :, channel], axis=1)
-  seed = jnp.zeros_like(flat).at[rows, position, channel].set(1).reshape(out.shape)
-  (projections,) = backward(seed)
-  targets = {"channel": channel, "position": position, "value": flat[rows, position, channel]}
+  num_channels = jax.eval_shape(fn, x).shape[-1]
+  if channel is not None and not np.all((np.asarray(channel) >= 0) & (np.asarray(channel) < num_channels)):
+    raise ValueError(f"channel {np.asarray(channel).tolist()}; accepted: 0..{num_channels - 1}")
+
+  @jax.jit
+  def run(x, channel):
+    out, backward = jax.vjp(with_relu_rule(fn, rule), x)
+    flat = out.reshape(out.shape[0], -1, out.shape[-1])
+    if channel is None:
+      channel = jnp.argmax(flat.max(axis=1), axis=-1)
+    channel = jnp.broadcast_to(channel, (flat.shape[0],))
+    rows = jnp.arange(flat.shape[0])
+    position = jnp.argmax(flat[rows, :, channel], axis=1)
+    seed = jnp.zeros_like(flat).at[rows, position, channel].set(1).reshape(out.shape)
+    (projections,) = backward(seed)
+    return projections, {"channel": channel, "position": position, "value": flat[rows, position, channel]}
+  projections, targets = run(x, None if channel is None else jnp.asarray(channel))
   return np.asarray(projections), {k: np.asarray(v) for k, v in targets.items()}
