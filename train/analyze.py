@@ -3,7 +3,8 @@
 Commands (each writes .npz data and PNG figures into W/analysis/, and prints what it measured):
   landscape  loss surface along filter-normalised random directions (2-D or 1-D), or the linear interpolation
              from the run's initial parameters (or --other W2's) to its final ones (Li et al. 2018)
-  hessian    top Hessian eigenvalues (Lanczos), trace (Hutchinson) and eigenvalue density (SLQ)
+  hessian    top Hessian eigenvalues (Lanczos), trace (Hutchinson) and eigenvalue density (SLQ), all from one
+             compiled program of Hessian-vector products
   features   what a network looks at (--method): feature maps, Grad-CAM, the high-frequency amplitude of every
              layer, deconvnet / guided-backprop projections, BAM's attention maps, attention weights per head
   curves     loss, accuracy, learning rate and every scheduled hyperparameter against step (metrics.jsonl)
@@ -67,9 +68,9 @@ def cmd_hessian(a) -> None:
   variables = run.init_variables() if a.params == "init" else run.variables
   params, state = analyze_run.split(variables)
   loss, data = analyze_run.loss_fn(run, state), analyze_run.batch(run.train_source, a.examples)
-  top = hessian.top_eigenvalues(loss, params, data, a.top_k, a.lanczos_steps, a.seed)
-  trace, trace_se = hessian.hutchinson_trace(loss, params, data, a.trace_samples, a.seed)
-  nodes, weights = hessian.slq(loss, params, data, a.slq_runs, a.slq_steps, a.seed)
+  got = hessian.spectrum(loss, params, data, a.top_k, a.slq_runs, a.lanczos_steps, a.trace_samples, a.seed)
+  top, trace, trace_se, nodes, weights = (got[k] for k in ("top_eigenvalues", "trace", "trace_stderr", "nodes",
+                                                           "weights"))
   lo, hi = float(nodes.min()), float(nodes.max())
   pad = 0.05 * (hi - lo) + 1e-6
   grid = np.linspace(lo - pad, hi + pad, 1000)
@@ -132,10 +133,9 @@ def parser() -> argparse.ArgumentParser:
   c.add_argument("--params", choices=("final", "init"), default="final")
   c.add_argument("--examples", type=int, default=64)
   c.add_argument("--top_k", type=int, default=5)
-  c.add_argument("--lanczos_steps", type=int, default=20)
-  c.add_argument("--trace_samples", type=int, default=10)
-  c.add_argument("--slq_runs", type=int, default=2)
-  c.add_argument("--slq_steps", type=int, default=20)
+  c.add_argument("--lanczos_steps", type=int, default=20, help="per SLQ run; the top eigenvalues are its Ritz values")
+  c.add_argument("--trace_samples", type=int, default=10, help="Hutchinson's Rademacher vectors")
+  c.add_argument("--slq_runs", type=int, default=2, help="Lanczos runs in lockstep (the product's batch)")
   c.add_argument("--sigma", type=float, default=0.01, help="Gaussian width, relative to the spectrum's range")
   c.add_argument("--seed", type=int, default=0)
   c = sub.add_parser("features", help="feature maps, Grad-CAM, frequency, deconvnet/guided backprop, attention")
@@ -171,7 +171,7 @@ COMMANDS = {"landscape": cmd_landscape, "hessian": cmd_hessian, "features": cmd_
 
 def main(argv=None) -> int:
   args = parser().parse_args(argv)
-  for name in ("examples", "points", "chunk", "top_k", "lanczos_steps", "trace_samples", "slq_runs", "slq_steps",
+  for name in ("examples", "points", "chunk", "top_k", "lanczos_steps", "trace_samples", "slq_runs",
                "images", "channels"):
     value = getattr(args, name, None)
     if value is not None and value < 1:
