@@ -222,7 +222,7 @@ def spectrum(loss_fn: Callable, params, batch=None, top_k: int = 5, num_runs: in
   - 'trace', 'trace_stderr': Hutchinson over `trace_samples` Rademacher vectors in blocks of num_runs (the same
     batched product; a ragged last block is computed and dropped).
   host_loop (default: `host_loop_by_default`): False = every loop inside one compiled program; True = Python loops
-  around one compiled batched product (no convolution inside a loop body).
+  around ONE compiled product of one vector (no convolution inside a loop body, none batched into a grouped one).
   """
   flat, unravel = ravel_pytree(params)
   fn = _with_batch(loss_fn, batch)
@@ -231,9 +231,9 @@ def spectrum(loss_fn: Callable, params, batch=None, top_k: int = 5, num_runs: in
     raise ValueError(f"top_k={top_k}; accepted: 1..{num_steps} (num_steps, at most the {flat.size} parameters)")
   blocks = -(-trace_samples // num_runs)
 
-  def products(flat, batch, vs):
+  def product(flat, batch, v):
     grad = jax.grad(lambda p: fn(unravel(p), batch))
-    return jax.vmap(lambda v: jax.jvp(grad, (flat,), (v.astype(flat.dtype),))[1])(vs)
+    return jax.jvp(grad, (flat,), (v.astype(flat.dtype),))[1]
 
   def body(matvecs, key, fori):
     lanczos_key, trace_key = jax.random.split(key)
@@ -249,9 +249,10 @@ def spectrum(loss_fn: Callable, params, batch=None, top_k: int = 5, num_runs: in
 
   key = jax.random.key(seed)
   if host_loop_by_default(loss_fn, params, batch) if host_loop is None else host_loop:
-    compiled = jax.jit(products)
-    nodes, weights, samples = body(lambda vs: compiled(flat, batch, vs), key, _host_fori)
+    compiled = jax.jit(product)  # one vector per call: a vmapped conv tangent is a grouped conv, slow on XLA:CPU
+    nodes, weights, samples = body(lambda vs: jnp.stack([compiled(flat, batch, v) for v in vs]), key, _host_fori)
   else:
+    products = jax.vmap(product, in_axes=(None, None, 0))
     run = jax.jit(lambda flat, batch, key: body(lambda vs: products(flat, batch, vs), key, _device_fori))
     nodes, weights, samples = run(flat, batch, key)
   nodes, weights = np.asarray(nodes), np.asarray(weights)
