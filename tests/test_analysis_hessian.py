@@ -102,6 +102,7 @@ def test_spectrum_from_one_product_program_matches_the_dense_hessian(problem, ho
   assert eig.min() - 1e-3 <= got["nodes"].min() and got["nodes"].max() <= eig.max() * (1 + 1e-4)
 
 
+@pytest.mark.slow  # ~5 s: two programs, one of them op by op
 @pytest.mark.usefixtures("fast_compile")
 def test_spectrum_host_loop_equals_the_compiled_loop(problem):
   loss_fn, params, _, _ = problem
