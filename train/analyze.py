@@ -68,7 +68,8 @@ def cmd_hessian(a) -> None:
   variables = run.init_variables() if a.params == "init" else run.variables
   params, state = analyze_run.split(variables)
   loss, data = analyze_run.loss_fn(run, state), analyze_run.batch(run.train_source, a.examples)
-  got = hessian.spectrum(loss, params, data, a.top_k, a.slq_runs, a.lanczos_steps, a.trace_samples, a.seed)
+  steps = max(a.lanczos_steps, a.slq_steps or 0)  # one set of runs serves both
+  got = hessian.spectrum(loss, params, data, a.top_k, a.slq_runs, steps, a.trace_samples, a.seed)
   top, trace, trace_se, nodes, weights = (got[k] for k in ("top_eigenvalues", "trace", "trace_stderr", "nodes",
                                                            "weights"))
   lo, hi = float(nodes.min()), float(nodes.max())
@@ -136,6 +137,7 @@ def parser() -> argparse.ArgumentParser:
   c.add_argument("--lanczos_steps", type=int, default=20, help="per SLQ run; the top eigenvalues are its Ritz values")
   c.add_argument("--trace_samples", type=int, default=10, help="Hutchinson's Rademacher vectors")
   c.add_argument("--slq_runs", type=int, default=2, help="Lanczos runs in lockstep (the product's batch)")
+  c.add_argument("--slq_steps", type=int, default=None, help="the runs take the larger of this and --lanczos_steps")
   c.add_argument("--sigma", type=float, default=0.01, help="Gaussian width, relative to the spectrum's range")
   c.add_argument("--seed", type=int, default=0)
   c = sub.add_parser("features", help="feature maps, Grad-CAM, frequency, deconvnet/guided backprop, attention")
@@ -171,7 +173,7 @@ COMMANDS = {"landscape": cmd_landscape, "hessian": cmd_hessian, "features": cmd_
 
 def main(argv=None) -> int:
   args = parser().parse_args(argv)
-  for name in ("examples", "points", "chunk", "top_k", "lanczos_steps", "trace_samples", "slq_runs",
+  for name in ("examples", "points", "chunk", "top_k", "lanczos_steps", "trace_samples", "slq_runs", "slq_steps",
                "images", "channels"):
     value = getattr(args, name, None)
     if value is not None and value < 1:
