@@ -88,3 +88,27 @@ def test_bad_k_is_one_line(problem):
   loss_fn, params, _, _ = problem
   with pytest.raises(ValueError, match="k=0; accepted"):
     hessian.top_eigenvalues(loss_fn, params, k=0)
+
+
+@pytest.mark.parametrize("host_loop", [False, pytest.param(True, marks=pytest.mark.slow)])  # host: ~4 s eager
+def test_spectrum_from_one_product_program_matches_the_dense_hessian(problem, host_loop):
+  loss_fn, params, dense, eig = problem
+  got = hessian.spectrum(loss_fn, params, top_k=3, num_runs=2, num_steps=40, trace_samples=64,
+                         host_loop=host_loop)
+  np.testing.assert_allclose(got["top_eigenvalues"], eig[::-1][:3], rtol=1e-3)
+  assert got["trace_stderr"] > 0 and abs(got["trace"] - np.trace(dense)) < 4 * got["trace_stderr"]
+  assert got["nodes"].shape == got["weights"].shape == (2, 40)
+  np.testing.assert_allclose(got["weights"].sum(-1), 1.0, rtol=1e-4)
+  assert eig.min() - 1e-3 <= got["nodes"].min() and got["nodes"].max() <= eig.max() * (1 + 1e-4)
+
+
+@pytest.mark.slow  # ~5 s: two programs, one of them op by op
+@pytest.mark.usefixtures("fast_compile")
+def test_spectrum_host_loop_equals_the_compiled_loop(problem):
+  loss_fn, params, _, _ = problem
+  args = dict(top_k=2, num_runs=3, num_steps=4, trace_samples=5, seed=3)
+  host, device = (hessian.spectrum(loss_fn, params, host_loop=h, **args) for h in (True, False))
+  for key in ("top_eigenvalues", "nodes", "weights"):
+    np.testing.assert_allclose(host[key], device[key], rtol=1e-4, atol=1e-5, err_msg=key)
+  assert host["trace"] == pytest.approx(device["trace"], rel=1e-5)
+  assert not hessian.host_loop_by_default(loss_fn, params), "an MLP has no convolution: one compiled loop"

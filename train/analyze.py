@@ -3,13 +3,15 @@
 Commands (each writes .npz data and PNG figures into W/analysis/, and prints what it measured):
   landscape  loss surface along filter-normalised random directions (2-D or 1-D), or the linear interpolation
              from the run's initial parameters (or --other W2's) to its final ones (Li et al. 2018)
-  hessian    top Hessian eigenvalues (Lanczos), trace (Hutchinson) and eigenvalue density (SLQ)
-  features   feature maps of a layer, Grad-CAM of a layer, the high-frequency amplitude of every layer
+  hessian    top Hessian eigenvalues (Lanczos), trace (Hutchinson) and eigenvalue density (SLQ), all from one
+             compiled program of Hessian-vector products
+  features   what a network looks at (--method): feature maps, Grad-CAM, the high-frequency amplitude of every
+             layer, deconvnet / guided-backprop projections, BAM's attention maps, attention weights per head
   curves     loss, accuracy, learning rate and every scheduled hyperparameter against step (metrics.jsonl)
   compare    accuracy against MACs per example, circle area = parameters, over several workdirs (--workdir
-             W1 W2 ...); writes into --out
+             W1 W2 ...) and/or a table passed in (--rows); writes into --out, prints markdown with --table
 The model-only tools are in archs/analysis/; run directories and figures are here. Checkpoints are opened
-read-only (nothing on disk changes), so a run may still be training.
+read-only (nothing on disk changes), so a run may still be training; --step picks an older checkpoint.
 """
 from __future__ import annotations
 
@@ -25,16 +27,20 @@ import numpy as np
 from archs.analysis import features, hessian, landscape
 from train import analyze_plots as plots
 from train import analyze_run, errors
+from train.analyze_features import METHODS
 
 
 def cmd_landscape(a) -> None:
-  run = analyze_run.load(a.workdir)
+  run = analyze_run.load(a.workdir, a.step)
   params, state = analyze_run.split(run.variables)
   fn = analyze_run.metrics_fn(run, state)
   data = analyze_run.batch(run.train_source, a.examples)
   out, name = plots.out_dir(a.workdir), f"landscape_{a.kind}"
   if a.kind == "interpolate":
-    start = analyze_run.load(a.other).variables["params"] if a.other else run.init_variables()["params"]
+    if a.other or a.other_step is not None:
+      start = analyze_run.load(a.other or a.workdir, a.other_step).variables["params"]
+    else:
+      start = run.init_variables()["params"]
     axis = np.linspace(-0.5, 1.5, a.points or 21, dtype=np.float32)
     values = landscape.interpolation(fn, start, params, axis, a.chunk, data)
     xlabel = "alpha: (1 - alpha) * start + alpha * final"
@@ -58,13 +64,14 @@ def cmd_landscape(a) -> None:
 
 
 def cmd_hessian(a) -> None:
-  run = analyze_run.load(a.workdir)
+  run = analyze_run.load(a.workdir, a.step)
   variables = run.init_variables() if a.params == "init" else run.variables
   params, state = analyze_run.split(variables)
   loss, data = analyze_run.loss_fn(run, state), analyze_run.batch(run.train_source, a.examples)
-  top = hessian.top_eigenvalues(loss, params, data, a.top_k, a.lanczos_steps, a.seed)
-  trace, trace_se = hessian.hutchinson_trace(loss, params, data, a.trace_samples, a.seed)
-  nodes, weights = hessian.slq(loss, params, data, a.slq_runs, a.slq_steps, a.seed)
+  steps = max(a.lanczos_steps, a.slq_steps or 0)  # one set of runs serves both
+  got = hessian.spectrum(loss, params, data, a.top_k, a.slq_runs, steps, a.trace_samples, a.seed)
+  top, trace, trace_se, nodes, weights = (got[k] for k in ("top_eigenvalues", "trace", "trace_stderr", "nodes",
+                                                           "weights"))
   lo, hi = float(nodes.min()), float(nodes.max())
   pad = 0.05 * (hi - lo) + 1e-6
   grid = np.linspace(lo - pad, hi + pad, 1000)
@@ -86,41 +93,8 @@ def cmd_hessian(a) -> None:
 
 
 def cmd_features(a) -> None:
-  run = analyze_run.load(a.workdir)
-  images = analyze_run.batch(run.eval_source, a.images)
-  x, labels = images["image"], images["label"]
-  kw = {k: np.asarray(v) for k, v in run.scheduled_args.items()}
-  shapes = features.layer_shapes(run.model, run.variables, x[:1], **kw)
-  if not shapes:
-    raise errors.UserError(f"model {run.config.model!r} has no layer with a 4-D (NHWC) output; accepted: convnets")
-  names = list(shapes)
-  spatial = [n for n in names if min(shapes[n][1:3]) >= 2] or names  # a 1x1 map has no picture, no spectrum
-  layer = a.layer or spatial[0]
-  cam_layer = a.cam_layer or spatial[-1]
-  for flag, value in (("--layer", layer), ("--cam_layer", cam_layer)):
-    if value not in shapes:
-      raise errors.UserError(f"{flag} {value!r} is not a 4-D layer of {run.config.model}; accepted: "
-                             f"{', '.join(names)}")
-  out = plots.out_dir(a.workdir)
-  fmap = np.asarray(features.feature_map(run.model, run.variables, x, layer, **kw))
-  cams, predicted = features.grad_cam(run.model, run.variables, x, cam_layer, **kw)
-  cams_up = np.asarray(jax.image.resize(cams, (len(x), *x.shape[1:3]), "bilinear")).clip(0, 1)
-  every = features.feature_maps(run.model, run.variables, x, spatial, **kw)
-  high = np.array([features.relative_log_amplitude(f)[-1] for f in every.values()])
-  safe = lambda s: s.replace("/", ".")
-  np.savez(os.path.join(out, "features.npz"), layer_names=np.array(spatial), high_frequency=high,
-           feature_map=fmap, grad_cam=cams, predicted=predicted, labels=labels)
-  channels = np.moveaxis(fmap[0, ..., :a.channels], -1, 0)
-  figs = [plots.image_grid(channels, os.path.join(out, f"features_{safe(layer)}.png"),
-                           f"{layer}: first {len(channels)} channels of image 0", cmap="viridis"),
-          plots.image_grid(x, os.path.join(out, f"gradcam_{safe(cam_layer)}.png"),
-                           f"Grad-CAM at {cam_layer} (label/predicted)", overlays=cams_up,
-                           labels=[f"{l}/{p}" for l, p in zip(labels, predicted)]),
-          plots.line(np.arange(len(spatial)), {"high frequency": high}, os.path.join(out, "frequency.png"),
-                     "layer (call order, maps of 2x2 and larger)", "relative log amplitude at (pi, pi)",
-                     f"{run.config.model}: Fourier analysis of feature maps")]
-  print(f"features: {len(spatial)} layers with feature maps ({spatial[0]} .. {spatial[-1]}); relative log amplitude "
-        f"at the highest frequency from {high[0]:.3g} to {high[-1]:.3g}; wrote {', '.join(figs)}")
+  from train import analyze_features
+  analyze_features.run_features(a)
 
 
 def cmd_curves(a) -> None:
@@ -131,8 +105,14 @@ def cmd_curves(a) -> None:
 
 def cmd_compare(a) -> None:
   from train import analyze_compare
-  figs = analyze_compare.compare(a.workdir, a.out)
-  print(f"compare: {len(a.workdir)} runs; wrote {', '.join(figs)}")
+  if not (a.out or a.table):
+    raise errors.UserError("compare writes nothing without --out DIR or --table; accepted: either or both")
+  rows = analyze_compare.rows_from(a.workdir or [], a.rows)
+  if a.table:
+    print(analyze_compare.markdown(rows), end="")
+  if a.out:
+    figs = analyze_compare.write(rows, a.out)
+    print(f"compare: {len(rows)} runs; wrote {', '.join(figs)}")
 
 
 def parser() -> argparse.ArgumentParser:
@@ -146,29 +126,44 @@ def parser() -> argparse.ArgumentParser:
   c.add_argument("--examples", type=int, default=128, help="training examples the loss is measured on")
   c.add_argument("--chunk", type=int, default=4, help="grid points evaluated at once (vmap)")
   c.add_argument("--other", default=None, help="interpolate from this workdir's final weights, not the init")
+  c.add_argument("--other_step", type=int, default=None,
+                 help="interpolate from this checkpoint step (of --other, or of --workdir without it)")
   c.add_argument("--seed", type=int, default=0)
   c = sub.add_parser("hessian", help="top eigenvalues, trace, eigenvalue density")
   c.add_argument("--workdir", required=True)
   c.add_argument("--params", choices=("final", "init"), default="final")
   c.add_argument("--examples", type=int, default=64)
   c.add_argument("--top_k", type=int, default=5)
-  c.add_argument("--lanczos_steps", type=int, default=20)
-  c.add_argument("--trace_samples", type=int, default=10)
-  c.add_argument("--slq_runs", type=int, default=2)
-  c.add_argument("--slq_steps", type=int, default=20)
+  c.add_argument("--lanczos_steps", type=int, default=20, help="per SLQ run; the top eigenvalues are its Ritz values")
+  c.add_argument("--trace_samples", type=int, default=10, help="Hutchinson's Rademacher vectors")
+  c.add_argument("--slq_runs", type=int, default=2, help="Lanczos runs in lockstep (the product's batch)")
+  c.add_argument("--slq_steps", type=int, default=None, help="the runs take the larger of this and --lanczos_steps")
   c.add_argument("--sigma", type=float, default=0.01, help="Gaussian width, relative to the spectrum's range")
   c.add_argument("--seed", type=int, default=0)
-  c = sub.add_parser("features", help="feature maps, Grad-CAM, frequency analysis")
+  c = sub.add_parser("features", help="feature maps, Grad-CAM, frequency, deconvnet/guided backprop, attention")
   c.add_argument("--workdir", required=True)
+  c.add_argument("--method", nargs="+", choices=METHODS, default=None,
+                 help="default: every method that applies to the model")
   c.add_argument("--layer", default=None, help="feature maps of this layer (default: the first 4-D one)")
   c.add_argument("--cam_layer", default=None, help="Grad-CAM at this layer (default: the last 4-D one)")
-  c.add_argument("--images", type=int, default=8, help="eval images")
+  c.add_argument("--project_layer", default=None,
+                 help="deconvnet/guided: project this layer's strongest activation (default: the class logit)")
+  c.add_argument("--channel", type=int, default=None,
+                 help="deconvnet/guided: this channel (class) for every image (default: the strongest/predicted)")
+  c.add_argument("--attention_layer", default=None, help="attention weights of this module (default: the last)")
+  c.add_argument("--images", type=int, default=8, help="eval examples")
   c.add_argument("--channels", type=int, default=16)
   c = sub.add_parser("curves", help="training curves from metrics.jsonl")
   c.add_argument("--workdir", required=True)
   c = sub.add_parser("compare", help="accuracy vs MACs vs parameters over several runs")
-  c.add_argument("--workdir", required=True, nargs="+")
-  c.add_argument("--out", required=True, help="directory for comparison.png and comparison.md")
+  c.add_argument("--workdir", nargs="+", default=None, help="finished runs (their summary.json)")
+  c.add_argument("--rows", default=None, help="a table passed in: a JSON list of {name, eval_accuracy, "
+                 "num_params, macs} (e.g. an earlier comparison.json), added to the runs")
+  c.add_argument("--out", default=None, help="directory for comparison.png, comparison.md and comparison.json")
+  c.add_argument("--table", action="store_true", help="print the comparison as a markdown table")
+  for name in ("landscape", "hessian", "features"):  # the commands that read a checkpoint
+    sub.choices[name].add_argument("--step", type=int, default=None,
+                                   help="analyse the checkpoint of this step (default: the newest)")
   return p
 
 

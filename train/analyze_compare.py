@@ -78,8 +78,11 @@ def macs_per_example(config) -> int:
   return costs.profile(model, tuple((x.shape, str(x.dtype)) for x in inputs), xla=False).macs
 
 
-def compare(workdirs: list[str], out: str) -> list[str]:
-  """comparison.png (accuracy vs MACs, area = parameters) and comparison.md (the table) in `out`."""
+FIELDS = ("name", "eval_accuracy", "num_params", "macs")
+
+
+def rows_from(workdirs: list[str], table: str | None = None) -> list[dict]:
+  """One row per finished run (summary.json; MACs counted from its config), then the rows of a JSON table."""
   rows = []
   for w in workdirs:
     path = os.path.join(w, "summary.json")
@@ -91,13 +94,39 @@ def compare(workdirs: list[str], out: str) -> list[str]:
       raise errors.UserError(f"{path} has no eval_accuracy; accepted: classification runs")
     rows.append({"name": os.path.basename(os.path.normpath(w)), "model": s["model"], "eval_accuracy":
                  s["eval_accuracy"], "num_params": s["num_params"], "macs": macs_per_example(_config(w))})
-  os.makedirs(out, exist_ok=True)
+  if table:
+    with open(table) as f:
+      given = json.load(f)
+    for i, r in enumerate(given if isinstance(given, list) else [given]):
+      missing = [k for k in FIELDS if not isinstance(r, dict) or k not in r]
+      if missing:
+        raise errors.UserError(f"--rows {table}: row {i} lacks {', '.join(missing)}; accepted: a JSON list of "
+                               f"objects with {', '.join(FIELDS)} (and optionally model)")
+      rows.append({"model": "", **r})
+  if not rows:
+    raise errors.UserError("compare has no runs; accepted: --workdir W1 W2 ... and/or --rows TABLE.json")
+  return rows
+
+
+def markdown(rows: list[dict]) -> str:
+  """The comparison as a markdown table, one line per run, in the given order."""
   lines = ["| run | model | eval accuracy | parameters | MACs / example |", "|---|---|---|---|---|"]
-  lines += [f"| {r['name']} | `{r['model']}` | {100 * r['eval_accuracy']:.2f}% | {r['num_params']:,} | "
-            f"{r['macs']:,} |" for r in rows]
+  lines += [f"| {r['name']} | {'`' + r['model'] + '`' if r['model'] else '-'} | {100 * r['eval_accuracy']:.2f}% | "
+            f"{r['num_params']:,} | {r['macs']:,} |" for r in rows]
+  return "\n".join(lines) + "\n"
+
+
+def write(rows: list[dict], out: str) -> list[str]:
+  """comparison.png (accuracy vs MACs, area = parameters), comparison.md (the table) and .json in `out`."""
+  os.makedirs(out, exist_ok=True)
   with open(os.path.join(out, "comparison.md"), "w") as f:
-    f.write("\n".join(lines) + "\n")
+    f.write(markdown(rows))
   with open(os.path.join(out, "comparison.json"), "w") as f:
     json.dump(rows, f, indent=2)
   return [plots.bubbles(rows, os.path.join(out, "comparison.png"), "macs", "MACs per example (log)"),
           os.path.join(out, "comparison.md")]
+
+
+def compare(workdirs: list[str], out: str) -> list[str]:
+  """The comparison of finished runs written into `out` (a notebook's one call)."""
+  return write(rows_from(workdirs), out)

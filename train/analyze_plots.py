@@ -92,6 +92,52 @@ def image_grid(images, path: str, title: str, overlays=None, labels=None, cmap="
   return save(fig, path)
 
 
+def _show(ax, img, fixed: bool, cmap="gray"):
+  img = np.asarray(img, np.float32)
+  img = img[..., 0] if img.ndim == 3 and img.shape[-1] == 1 else img
+  if img.ndim == 3 and not fixed:
+    img = (img - img.min()) / (np.ptp(img) + 1e-8)
+  ax.imshow(img, cmap=cmap, **({"vmin": 0, "vmax": 1} if fixed else {}))
+
+
+def image_rows(rows, path: str, title: str, col_labels=None) -> str:
+  """One row of images per (label, images (B, H, W[, C]), overlays (B, H, W) in [0, 1] or None, fixed): `fixed`
+  images are already in [0, 1] (shown as they are), others are scaled per image."""
+  plt = pyplot()
+  cols = len(rows[0][1])
+  fig, axes = plt.subplots(len(rows), cols, figsize=(1.3 * cols + 0.8, 1.3 * len(rows) + 0.4), squeeze=False)
+  for r, (label, images, overlays, fixed) in enumerate(rows):
+    for i, ax in enumerate(axes[r]):
+      ax.set_xticks([])
+      ax.set_yticks([])
+      _show(ax, images[i], fixed)
+      if overlays is not None:
+        ax.imshow(overlays[i], cmap="jet", alpha=0.45, vmin=0, vmax=1)
+      if r == 0 and col_labels is not None:
+        ax.set_title(str(col_labels[i]), fontsize=7)
+    axes[r, 0].set_ylabel(label, fontsize=7)
+  fig.suptitle(title, fontsize=8)
+  return save(fig, path)
+
+
+def matrices(named, path: str, title: str) -> str:
+  """Heat maps of (rows, cols) matrices side by side (attention weights: row = query, column = key)."""
+  plt = pyplot()
+  cols = min(len(named), 4)
+  rows = -(-len(named) // cols)
+  fig, axes = plt.subplots(rows, cols, figsize=(2.4 * cols, 2.4 * rows + 0.4), squeeze=False)
+  for ax in axes.ravel()[len(named):]:
+    ax.axis("off")
+  for ax, (label, m) in zip(axes.ravel(), named):
+    ax.imshow(np.asarray(m, np.float32), cmap="viridis", vmin=0)
+    ax.set_title(label, fontsize=8)
+    ax.set_xlabel("key", fontsize=7)
+    ax.set_ylabel("query", fontsize=7)
+    ax.tick_params(labelsize=6)
+  fig.suptitle(title, fontsize=8)
+  return save(fig, path)
+
+
 def bubbles(rows: list[dict], path: str, x_key: str, x_label: str) -> str:
   """Accuracy against cost, circle area proportional to the parameter count, one labelled circle per run."""
   plt = pyplot()

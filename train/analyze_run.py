@@ -1,8 +1,8 @@
 """A finished (or running) run directory as the analysis commands need it: config, model, variables, data.
 
-`load(workdir)` rebuilds the model exactly as the trainer did from WORKDIR/config.json and restores the newest
-intact checkpoint (host arrays; `Checkpoints.restore` verifies it). The initial parameters are those of the
-run's seed (`init_variables`). Loss functions for the Hessian and the landscapes apply the model in TRAIN mode
+`load(workdir, step=None)` rebuilds the model exactly as the trainer did from WORKDIR/config.json and restores the
+newest intact checkpoint, or the one of `step` (host arrays; the checksums are verified). The initial parameters
+are those of the run's seed (`init_variables`). Loss functions for the Hessian and the landscapes apply the model in TRAIN mode
 with the statistics of the analysed batch (Ghorbani et al. 2019, PyHessian, and for landscapes because moving
 the weights invalidates the running statistics); dropout draws from a fixed key, so each is one deterministic
 function of the parameters. Scheduled hyperparameters (VanillaNet's act_lambda) take their value at the
@@ -72,7 +72,8 @@ def read_config(workdir: str):
   return config
 
 
-def load(workdir: str) -> Run:
+def load(workdir: str, step: int | None = None) -> Run:
+  """The run at its newest intact checkpoint, or at checkpoint `step`."""
   config = read_config(workdir)
   task = tasks.create_task(config)
   train_source, eval_source, info = task.datasets(config)
@@ -87,7 +88,7 @@ def load(workdir: str) -> Run:
   try:
     if ckpts.latest_step() is None:
       raise errors.UserError(f"--workdir {workdir} has no checkpoint yet; accepted: a run that saved one")
-    state = ckpts.restore(abstract)
+    state = ckpts.restore(abstract) if step is None else ckpts.restore_step(step, abstract)
   finally:
     ckpts.close()
   state = jax.device_get(state)

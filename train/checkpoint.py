@@ -126,6 +126,18 @@ class Checkpoints:
     raise errors.UserError(f"no checkpoint in {self.directory} can be restored (damaged ones were moved to "
                            f"*.corrupt); move that directory away to start afresh, or use another --workdir")
 
+  def restore_step(self, step: int, abstract_state):
+    """Exactly checkpoint `step`, an older one than the newest (analysis); a damaged one is an error."""
+    steps = sorted(self.manager.all_steps())
+    if step not in steps:
+      raise errors.UserError(f"--step {step}: no checkpoint of that step in {self.directory}; accepted: "
+                             f"{', '.join(map(str, steps)) or 'none saved yet'}")
+    try:
+      return self._restore_verified(step, abstract_state)
+    except DamagedCheckpoint as e:
+      raise errors.UserError(f"--step {step}: that checkpoint in {self.directory} is damaged ({e}); accepted: "
+                             f"another of {', '.join(map(str, steps))}") from None
+
   def _restore_verified(self, step: int, abstract_state):
     path = os.path.join(self.directory, str(step), CHECKSUMS)
     try:

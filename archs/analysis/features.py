@@ -35,12 +35,14 @@ def _intermediates(model, variables, x, select, **kwargs) -> dict:
 
 def layer_shapes(model, variables, x, **kwargs) -> dict[str, tuple]:
   """{path: output shape} of every module call whose output is a 4-D array (a feature map), in call order
-  (a module called twice: its first call). Traced abstractly (`jax.eval_shape`), no compute."""
+  (a module called twice: its first call), except attention's per-head projections (DenseGeneral). Traced
+  abstractly (`jax.eval_shape`), no compute."""
   order = {}
 
   def record(next_fun, args, kw, context):
     out = next_fun(*args, **kw)
-    if context.method_name == "__call__" and getattr(out, "ndim", 0) == 4:
+    if (context.method_name == "__call__" and getattr(out, "ndim", 0) == 4
+        and not isinstance(context.module, nn.DenseGeneral)):  # attention's (B, L, heads, depth) projections
       order.setdefault(_path(context.module), tuple(out.shape))
     return out
 

@@ -162,3 +162,102 @@ def density(nodes: np.ndarray, weights: np.ndarray, grid: np.ndarray, sigma: flo
 def moments(nodes: np.ndarray, weights: np.ndarray, orders=(1, 2)) -> list[float]:
   """Estimates of (1/n) tr H^p from the quadrature, one per order p."""
   return [float((weights * np.asarray(nodes, np.float64) ** p).sum(-1).mean()) for p in orders]
+
+
+# ------------------------------------------------------------- everything from one Hessian-vector program
+
+def convolves(loss_fn: Callable, params, batch=None) -> bool:
+  """Whether the loss contains a convolution (traced abstractly)."""
+  return "conv_general_dilated" in str(jax.make_jaxpr(_with_batch(loss_fn, batch))(params, batch))
+
+
+def host_loop_by_default(loss_fn: Callable, params, batch=None) -> bool:
+  """XLA:CPU runs convolutions in a loop body on a slow path (BENCHMARKS.md; train/step.py does the same):
+  there, a convolutional model's iterations are a Python loop around ONE compiled block of products."""
+  return jax.default_backend() == "cpu" and convolves(loss_fn, params, batch)
+
+
+def _host_fori(n: int, body, carry):
+  for i in range(n):
+    carry = body(jnp.int32(i), carry)  # an array index: the eager ops compile once, not once per i
+  return carry
+
+
+def _device_fori(n: int, body, carry):
+  return lax.fori_loop(0, n, body, carry)
+
+
+def _lanczos_lockstep(matvecs, v0, num_steps: int, fori):
+  """Lanczos with full reorthogonalisation for b start vectors at once (v0 (b, n)): every step is ONE batched
+  product of b vectors. (alphas (b, m), betas (b, m-1))."""
+  b, n = v0.shape
+  basis = jnp.zeros((b, num_steps + 1, n), v0.dtype).at[:, 0].set(v0 / jnp.linalg.norm(v0, axis=-1, keepdims=True))
+
+  def step(i, carry):
+    basis, alphas, betas = carry
+    v = basis[:, i]
+    w = matvecs(v)
+    alpha = jnp.sum(w * v, -1)
+    for _ in range(2):  # twice is enough (Parlett)
+      w = w - jnp.einsum("bmn,bm->bn", basis, jnp.einsum("bmn,bn->bm", basis, w))
+    beta = jnp.linalg.norm(w, axis=-1)
+    scale = jnp.where(beta > 1e-6 * jnp.maximum(jnp.abs(alpha), 1.0), 1.0 / beta, 0.0)
+    return (basis.at[:, i + 1].set(w * scale[:, None]), alphas.at[:, i].set(alpha),
+            betas.at[:, i].set(beta * (scale > 0)))
+
+  zeros = jnp.zeros((b, num_steps), v0.dtype)
+  _, alphas, betas = fori(num_steps, step, (basis, zeros, zeros))
+  return alphas, betas[:, :-1]
+
+
+def spectrum(loss_fn: Callable, params, batch=None, top_k: int = 5, num_runs: int = 2, num_steps: int = 20,
+             trace_samples: int = 10, seed: int = 0, host_loop: bool | None = None) -> dict:
+  """The `hessian` command's figures from one compiled program of Hessian-vector products (compiling it is most of
+  the cost for a convnet on a CPU: VanillaNet-5's takes minutes, its product seconds).
+
+  - SLQ: `num_runs` Lanczos processes of `num_steps` in lockstep (each step one batched product of num_runs
+    vectors) -> 'nodes', 'weights' (runs, m), as `slq`.
+  - 'top_eigenvalues': the top_k largest Ritz values, the largest over the runs at each rank: by Cauchy
+    interlacing the j-th Ritz value of a run is at most the j-th eigenvalue, so the largest is the tightest.
+  - 'trace', 'trace_stderr': Hutchinson over `trace_samples` Rademacher vectors in blocks of num_runs (the same
+    batched product; a ragged last block is computed and dropped).
+  host_loop (default: `host_loop_by_default`): False = every loop inside one compiled program; True = Python loops
+  around ONE compiled product of one vector (no convolution inside a loop body, none batched into a grouped one).
+  """
+  flat, unravel = ravel_pytree(params)
+  fn = _with_batch(loss_fn, batch)
+  num_steps = min(num_steps, flat.size)
+  if not 1 <= top_k <= num_steps:
+    raise ValueError(f"top_k={top_k}; accepted: 1..{num_steps} (num_steps, at most the {flat.size} parameters)")
+  blocks = -(-trace_samples // num_runs)
+
+  def product(flat, batch, v):
+    grad = jax.grad(lambda p: fn(unravel(p), batch))
+    return jax.jvp(grad, (flat,), (v.astype(flat.dtype),))[1]
+
+  def body(matvecs, key, fori):
+    lanczos_key, trace_key = jax.random.split(key)
+    alphas, betas = _lanczos_lockstep(matvecs, jax.random.normal(lanczos_key, (num_runs, flat.size)), num_steps,
+                                      fori)
+    nodes, vecs = jnp.linalg.eigh(jax.vmap(_tridiagonal)(alphas, betas))
+
+    def block(i, samples):
+      vs = jax.random.rademacher(jax.random.fold_in(trace_key, i), (num_runs, flat.size), jnp.float32)
+      return samples.at[i].set(jnp.sum(vs * matvecs(vs), -1))
+    samples = fori(blocks, block, jnp.zeros((blocks, num_runs), jnp.float32))
+    return nodes, vecs[:, 0, :] ** 2, samples
+
+  key = jax.random.key(seed)
+  if host_loop_by_default(loss_fn, params, batch) if host_loop is None else host_loop:
+    compiled = jax.jit(product)  # one vector per call: a vmapped conv tangent is a grouped conv, slow on XLA:CPU
+    nodes, weights, samples = body(lambda vs: jnp.stack([compiled(flat, batch, v) for v in vs]), key, _host_fori)
+  else:
+    products = jax.vmap(product, in_axes=(None, None, 0))
+    run = jax.jit(lambda flat, batch, key: body(lambda vs: products(flat, batch, vs), key, _device_fori))
+    nodes, weights, samples = run(flat, batch, key)
+  nodes, weights = np.asarray(nodes), np.asarray(weights)
+  samples = np.asarray(samples, np.float64).reshape(-1)[:trace_samples]
+  top = np.sort(nodes, axis=-1)[:, ::-1][:, :top_k].max(axis=0)
+  stderr = samples.std(ddof=1) / np.sqrt(trace_samples) if trace_samples > 1 else float("nan")
+  return {"top_eigenvalues": top, "trace": float(samples.mean()), "trace_stderr": float(stderr), "nodes": nodes,
+          "weights": weights}
