@@ -80,7 +80,6 @@ def test_train_init_from_loads_the_checkpoint_and_resume_wins(tmp_path):
   import torch  # noqa: PLC0415
   first, second = _reference(), _reference(seed=1)
   torch.save(first.state_dict(), tmp_path / "first.pth")
-  torch.save(second.state_dict(), tmp_path / "second.pth")
   conv1 = first.conv1.weight.detach().numpy().transpose(2, 3, 1, 0)
 
   trainer.train_and_evaluate(_config(tmp_path / "first.pth"), str(tmp_path / "run"))
@@ -88,7 +87,10 @@ def test_train_init_from_loads_the_checkpoint_and_resume_wins(tmp_path):
   np.testing.assert_array_equal(params["conv1"]["kernel"], conv1)
   assert params["fc"]["kernel"].shape == (512, 10), "digits have 10 classes: a fresh head"
 
-  trainer.train_and_evaluate(_config(tmp_path / "second.pth"), str(tmp_path / "run"))  # resumes, ignores init_from
+  # The same command again, the file now holding other weights: the run resumes from its checkpoint (a changed
+  # init_from path is refused on resume as any changed key is, train/validate.py).
+  torch.save(second.state_dict(), tmp_path / "first.pth")
+  trainer.train_and_evaluate(_config(tmp_path / "first.pth"), str(tmp_path / "run"))
   np.testing.assert_array_equal(_final_params(tmp_path / "run")["conv1"]["kernel"], conv1)
 
 
