@@ -48,6 +48,15 @@ def test_image_transform_uses_the_filled_values():
   np.testing.assert_allclose(transform.eval(example)["image"], 1.0, err_msg="255 -> (1 - 0.5) / 0.5")
 
 
+def test_a_grey_model_given_three_means_is_refused_by_name_and_grey_images_replicate_before_normalising():
+  config = defaults.base_config()  # imagenette's unset mean/std are the model's three values
+  with pytest.raises(errors.UserError, match=r"aug.mean=\(.*\) has 3 values for image_channels=1; accepted: 1 or 1"):
+    pipeline.ImageTransform(config.aug, 8, 1, "imagenette", False, VIT)
+  config.aug.mean, config.aug.std = (0.5, 0.25, 0.0), (0.5, 0.5, 0.25)
+  transform = pipeline.ImageTransform(config.aug, 8, 3, "imagenette", False, VIT)
+  image = transform.eval({"image": np.full((8, 8, 1), 255, np.uint8), "label": 0})["image"]
+  np.testing.assert_allclose(image[0, 0], [1.0, 1.5, 4.0], err_msg="grey 1.0 replicated, then each channel's mean/std")
+
 def _digits(aug=(), **settings):
   config = defaults.base_config()
   config.image_size, config.image_channels = 8, 3

@@ -67,17 +67,19 @@ class ImageTransform:
     if len(self.mean) != len(self.std):
       raise errors.UserError(f"aug.mean={self.mean} and aug.std={self.std} differ in length; accepted: one value "
                              f"per channel for both")
+    if len(self.mean) not in (1, channels):
+      raise errors.UserError(f"aug.mean={self.mean} has {len(self.mean)} values for image_channels={channels}; "
+                             f"accepted: 1 or {channels} values")
     self.aug = {k: (tuple(v) if isinstance(v, (list, tuple)) else v) for k, v in {**aug, **filled}.items()}
     self.size, self.channels, self.dataset, self.augment = image_size, channels, dataset, augment
 
   def _finish(self, image):
-    image = T.normalize(image, self.mean, self.std)
     if image.shape[-1] != self.channels:
       if image.shape[-1] != 1:
         raise errors.UserError(f"dataset {self.dataset!r} has {image.shape[-1]} channels, cannot give "
                                f"image_channels={self.channels}; accepted: {image.shape[-1]}")
       image = np.repeat(image, self.channels, axis=-1)  # gray replicated for 3-channel models
-    return image
+    return T.normalize(image, self.mean, self.std)
 
   def eval(self, example):
     image = T.resize_center_crop(np.asarray(example["image"]), self.size, self.aug["crop_pct"],
