@@ -12,6 +12,7 @@
 """
 from __future__ import annotations
 
+import collections
 import os
 import queue
 import threading
@@ -172,19 +173,22 @@ def _group(it, k: int, num_devices: int):
 
 
 class _Prefetch:
-  """Iterates `it` in a thread, putting each item on the devices `depth` items ahead of the consumer."""
+  """Reads and groups `it` in a thread, `depth` host batches ahead; puts them on the devices `depth` calls ahead of
+  the consumer from the consumer's own thread (flax's prefetch_to_device: device_put is asynchronous, so the
+  transfer overlaps the running step; JAX is never called from the reader thread, after a worker aborted in XLA
+  once while the thread put batches on the fake CPU devices during an evaluation)."""
 
   def __init__(self, it, depth: int, devices):
     mesh = Mesh(np.array(devices), ("batch",))
     self._sharding = NamedSharding(mesh, PartitionSpec("batch"))
     self._queue, self._it, self._stop = queue.Queue(maxsize=depth), it, threading.Event()
+    self._ahead, self._depth, self._last = collections.deque(), depth, None  # _last: ("end" | "error", e)
     self._thread = threading.Thread(target=self._run, daemon=True)
     self._thread.start()
 
   def _run(self):
     try:
       for item in self._it:
-        item = jax.device_put(item, self._sharding)
         while not self._stop.is_set():
           try:
             self._queue.put(("item", item), timeout=0.1)
@@ -201,15 +205,20 @@ class _Prefetch:
     return self
 
   def __next__(self):
-    kind, item = self._queue.get()
-    if kind == "item":
-      return item
-    if kind == "error":
-      raise item
+    while self._last is None and len(self._ahead) <= self._depth:
+      kind, item = self._queue.get()
+      if kind == "item":
+        self._ahead.append(jax.device_put(item, self._sharding))
+      else:
+        self._last = (kind, item)
+    if self._ahead:
+      return self._ahead.popleft()
+    if self._last[0] == "error":
+      raise self._last[1]
     raise StopIteration
 
   def close(self):
-    """Stops the thread and waits for it: no device_put may outlive the run that started it."""
+    """Stops the reader thread and waits for it."""
     self._stop.set()
     self._thread.join(timeout=60)
 

@@ -250,7 +250,7 @@ def _image_size_message(config) -> str | None:
 
 
 def _close(calls) -> None:
-  """Stops the run's reader (the prefetch thread is joined: no device_put outlives its run)."""
+  """Stops the run's reader (its prefetch thread is joined: none outlives its run)."""
   if calls is not None:
     calls.close()
 
