@@ -110,6 +110,13 @@ def fmt(value, spec: str = ".3g", missing: str = "-") -> str:
   return missing if value is None else format(value, spec)
 
 
+def write_results(root: str, table: str, data: list) -> None:
+  """An experiment's results.md (the markdown table) and results.json (its rows) in root."""
+  with open(os.path.join(root, "results.md"), "w") as f:
+    f.write(table)
+  write_json(os.path.join(root, "results.json"), data)
+
+
 def write_json(path: str, value) -> None:
   with open(path, "w") as f:
     json.dump(value, f, indent=2)

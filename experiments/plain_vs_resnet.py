@@ -69,9 +69,7 @@ def report(root: str, docs: str, timings: dict) -> str:
   table = common.markdown(["run", "eval accuracy", "last epoch's train loss", "parameters",
                            "2-D landscape: loss at centre", "mean loss at radius 0.5", "max loss (corner)",
                            "wall s (train / landscape)"], rows)
-  with open(os.path.join(root, "results.md"), "w") as f:
-    f.write(table)
-  common.write_json(os.path.join(root, "results.json"), data)
+  common.write_results(root, table, data)
   if data:
     figures(root, docs, data)
   return table

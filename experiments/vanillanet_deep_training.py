@@ -72,9 +72,7 @@ def report(root: str, docs: str, timings: dict) -> str:
   table = common.markdown(["run", "act_num", "lambda", "eval accuracy", "parameters (train form)",
                            "top Hessian eigenvalue", "trace", "1-D rise at 0.5", "wall s (train / hessian / landscape)"],
                           rows)
-  with open(os.path.join(root, "results.md"), "w") as f:
-    f.write(table)
-  common.write_json(os.path.join(root, "results.json"), data)
+  common.write_results(root, table, data)
   if data:
     figures(root, docs, data)
   return table
